@@ -1,0 +1,177 @@
+#include "hub/common/text.hpp"
+
+#include <unicode/locid.h>
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
+#include <unicode/ustring.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+
+namespace dh::text {
+namespace {
+
+bool is_space_ascii(unsigned char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Length of a whitespace character at the start of s (ASCII space or U+00A0), 0 when none.
+std::size_t space_at(std::string_view s) noexcept {
+  if (s.empty()) return 0;
+  if (is_space_ascii(static_cast<unsigned char>(s[0]))) return 1;
+  if (s.size() >= 2 && static_cast<unsigned char>(s[0]) == 0xC2 && static_cast<unsigned char>(s[1]) == 0xA0) return 2;
+  return 0;
+}
+
+// Length of a whitespace character ending at the end of s, 0 when none.
+std::size_t space_before_end(std::string_view s) noexcept {
+  if (s.empty()) return 0;
+  if (is_space_ascii(static_cast<unsigned char>(s.back()))) return 1;
+  if (s.size() >= 2 && static_cast<unsigned char>(s[s.size() - 2]) == 0xC2 &&
+      static_cast<unsigned char>(s.back()) == 0xA0)
+    return 2;
+  return 0;
+}
+
+const icu::Normalizer2& nfc() {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* n = icu::Normalizer2::getNFCInstance(status);
+  if (U_FAILURE(status) || n == nullptr) throw std::runtime_error("ICU NFC normaliser unavailable");
+  return *n;
+}
+
+std::string to_utf8(const icu::UnicodeString& u) {
+  std::string out;
+  u.toUTF8String(out);
+  return out;
+}
+
+icu::UnicodeString from_utf8(std::string_view s) {
+  return icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+}
+
+}  // namespace
+
+std::optional<std::size_t> find_invalid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    // ASCII fast path, eight bytes at a time.
+    if (i + 8 <= n) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0)
+        lo = 0xA0;  // no overlongs
+      else if (c == 0xED)
+        hi = 0x9F;  // no UTF-16 surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0)
+        lo = 0x90;  // no overlongs
+      else if (c == 0xF4)
+        hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    if (p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+
+bool is_ascii(std::string_view s) noexcept {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+bool is_nfc(std::string_view s) {
+  if (is_ascii(s)) return true;
+  UErrorCode status = U_ZERO_ERROR;
+  const bool yes = nfc().isNormalized(from_utf8(s), status);
+  return U_SUCCESS(status) && yes;
+}
+
+std::string to_nfc(std::string_view s) {
+  if (is_ascii(s)) return std::string(s);
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::UnicodeString u = from_utf8(s);
+  const auto& n = nfc();
+  if (n.isNormalized(u, status) && U_SUCCESS(status)) return std::string(s);
+  status = U_ZERO_ERROR;
+  icu::UnicodeString out = n.normalize(u, status);
+  if (U_FAILURE(status)) throw std::runtime_error("ICU NFC normalisation failed");
+  return to_utf8(out);
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  for (std::size_t k; (k = space_at(s)) != 0;) s.remove_prefix(k);
+  for (std::size_t k; (k = space_before_end(s)) != 0;) s.remove_suffix(k);
+  return s;
+}
+
+std::string collapse_spaces(std::string_view s) {
+  s = trim(s);
+  std::string out;
+  out.reserve(s.size());
+  bool in_space = false;
+  while (!s.empty()) {
+    if (std::size_t k = space_at(s); k != 0) {
+      in_space = true;
+      s.remove_prefix(k);
+      continue;
+    }
+    if (in_space) out.push_back(' ');
+    in_space = false;
+    out.push_back(s.front());
+    s.remove_prefix(1);
+  }
+  return out;
+}
+
+bool is_blank(std::string_view s) noexcept {
+  return trim(s).empty();
+}
+
+std::string to_upper(std::string_view s) {
+  icu::UnicodeString u = from_utf8(s);
+  u.toUpper(icu::Locale("vi"));
+  return to_utf8(u);
+}
+
+std::string to_lower(std::string_view s) {
+  icu::UnicodeString u = from_utf8(s);
+  u.toLower(icu::Locale("vi"));
+  return to_utf8(u);
+}
+
+std::string to_title(std::string_view s) {
+  icu::UnicodeString u = from_utf8(s);
+  u.toTitle(nullptr, icu::Locale("vi"));
+  return to_utf8(u);
+}
+
+}  // namespace dh::text

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The dossier-hub command line as its users run it: exit codes, stdout, stderr.
+set -uo pipefail
+hub=$1
+failures=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect() {  # expect NAME CODE -- command...
+  local name=$1 want=$2
+  shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [[ $got -ne $want ]]; then
+    echo "FAIL $name: exit $got, expected $want"; sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
+    failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+contains() {  # contains NAME FILE TEXT
+  if ! grep -qF -- "$3" "$tmp/$2"; then
+    echo "FAIL $1: $2 lacks '$3'"; sed 's/^/  | /' "$tmp/$2" | head -20
+    failures=$((failures + 1))
+  fi
+}
+
+valid=samples/hcm-justice/valid/01-ket-qua-phieu-so-1.xml
+expect "translate a valid message" 0 -- "$hub" translate --mapping mappings/hcm-justice.yaml "$valid"
+contains "translate prints the dossier" out '"schema": "dossier/v1"'
+contains "translate omits hub fields" out '"format": "xml"'
+if grep -q '"hub_id"\|"received_at"\|"sha256"' "$tmp/out"; then echo "FAIL translate printed hub-assigned fields"; failures=$((failures + 1)); fi
+
+expect "translate is deterministic" 0 -- bash -c "diff <('$hub' translate -m mappings/hcm-justice.yaml $valid) <('$hub' translate -m mappings/hcm-justice.yaml $valid)"
+expect "translate reads standard input" 0 -- bash -c "'$hub' translate --compact -m mappings/hcm-justice.yaml - < $valid"
+contains "compact output is one line" out '{"schema":"dossier/v1"'
+
+expect "a batch prints an array" 0 -- "$hub" translate -m mappings/hcm-social-insurance.yaml samples/hcm-social-insurance/valid/02-three-cards-soap12.xml
+if [[ $(head -c1 "$tmp/out") != "[" ]]; then echo "FAIL batch output is not an array"; failures=$((failures + 1)); fi
+
+expect "a refused message exits 1" 1 -- "$hub" translate -m mappings/hcm-justice.yaml samples/hcm-justice/invalid/04-so-dien-thoai-thieu-so.xml
+contains "the problem names the field" out '"path": "/applicant/phone"'
+contains "the problem is RFC 9457" out '"type": "urn:dossier-hub:problem:invalid-message"'
+
+expect "a missing message file exits 2" 2 -- "$hub" translate -m mappings/hcm-justice.yaml /nonexistent.xml
+expect "a missing --mapping exits 2" 2 -- "$hub" translate "$valid"
+contains "usage errors go to stderr" err "--mapping"
+expect "too large a message is refused" 1 -- "$hub" translate --max-bytes 100 -m mappings/hcm-justice.yaml "$valid"
+contains "the size problem says so" out "larger than 100 bytes"
+
+# A broken mapping: the error names file, line and column, and the exit code is 2.
+cp mappings/hcm-justice.xsd "$tmp/"
+sed 's/^    kind: result_delivery/    kind: result_delivery\n    colour: blue/' mappings/hcm-justice.yaml >"$tmp/hcm-justice.yaml"
+expect "a mapping with an unknown key exits 2" 2 -- "$hub" translate -m "$tmp/hcm-justice.yaml" "$valid"
+contains "the load error names file:line:column" err "hcm-justice.yaml:"
+contains "the load error names the key" err "unknown key 'colour'"
+
+# check: a wrong golden file fails with a diff, and exit 1.
+mkdir -p "$tmp/m" "$tmp/samples/hcm-justice/valid"
+cp mappings/hcm-justice.yaml mappings/hcm-justice.xsd "$tmp/m/"
+cp "$valid" "$tmp/samples/hcm-justice/valid/"
+sed 's/"cod_amount": 0/"cod_amount": 1/' "${valid%.xml}.expected.json" >"$tmp/samples/hcm-justice/valid/01-ket-qua-phieu-so-1.expected.json"
+expect "check fails on a wrong golden file" 1 -- "$hub" check "$tmp/m"
+contains "check shows where it differs" out "/fees/cod_amount: expected 1, got 0"
+contains "check prints the summary" out "samples: 0 passed, 1 failed"
+expect "check on an empty folder is a usage error" 2 -- "$hub" check "$tmp/samples"
+
+echo "cli_test: $failures failure(s)"
+exit $((failures > 0))
