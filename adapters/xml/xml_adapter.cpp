@@ -86,22 +86,29 @@ std::optional<Problem> precheck(std::string_view body, const mapping::ParseLimit
       }
     }
   }
-  // One pass: no DTD, and (without a DTD) no entity but the five predefined ones and character
-  // references. Comments and CDATA sections are skipped; their text is not markup.
-  for (std::size_t i = body.find_first_of("<&"); i != std::string_view::npos; i = body.find_first_of("<&", i + 1)) {
-    if (body[i] == '<') {
-      if (body.compare(i, 9, "<!DOCTYPE") == 0)
-        return malformed("a DTD (<!DOCTYPE>) is not allowed, at " + position(body, i));
-      std::string_view close;
-      if (body.compare(i, 4, "<!--") == 0)
-        close = "-->";
-      else if (body.compare(i, 9, "<![CDATA[") == 0)
-        close = "]]>";
-      if (!close.empty()) {
-        const auto end = body.find(close, i + 4);
-        if (end == std::string_view::npos) break;  // unterminated: the parser reports it
-        i = end;
-      }
+  // No DTD, and (without a DTD) no entity but the five predefined ones and character references.
+  // Markup declarations ("<!") and '&' are rare, so both are found with memchr-speed scans; text
+  // inside comments and CDATA sections is not markup and is skipped.
+  std::vector<std::pair<std::size_t, std::size_t>> skip;  // [start, end) of comments and CDATA
+  for (std::size_t i = body.find("<!"); i != std::string_view::npos; i = body.find("<!", i + 2)) {
+    if (body.compare(i, 9, "<!DOCTYPE") == 0)
+      return malformed("a DTD (<!DOCTYPE>) is not allowed, at " + position(body, i));
+    std::string_view close;
+    if (body.compare(i, 4, "<!--") == 0)
+      close = "-->";
+    else if (body.compare(i, 9, "<![CDATA[") == 0)
+      close = "]]>";
+    if (close.empty()) continue;  // anything else is not well-formed: the parser says so
+    const auto end = body.find(close, i + 4);
+    if (end == std::string_view::npos) break;  // unterminated: the parser reports it
+    skip.emplace_back(i, end + close.size());
+    i = end;
+  }
+  std::size_t next_skip = 0;
+  for (std::size_t i = body.find('&'); i != std::string_view::npos; i = body.find('&', i + 1)) {
+    while (next_skip < skip.size() && skip[next_skip].second <= i) ++next_skip;
+    if (next_skip < skip.size() && skip[next_skip].first <= i) {
+      i = skip[next_skip].second - 1;
       continue;
     }
     std::size_t j = i + 1;

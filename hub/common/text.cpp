@@ -1,5 +1,6 @@
 #include "hub/common/text.hpp"
 
+#include <unicode/bytestream.h>
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/unistr.h>
@@ -108,23 +109,23 @@ bool is_ascii(std::string_view s) noexcept {
   return true;
 }
 
+// Both work on UTF-8 directly (no UTF-16 round trip): most text is already NFC and costs one scan.
 bool is_nfc(std::string_view s) {
   if (is_ascii(s)) return true;
   UErrorCode status = U_ZERO_ERROR;
-  const bool yes = nfc().isNormalized(from_utf8(s), status);
+  const bool yes = nfc().isNormalizedUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())), status);
   return U_SUCCESS(status) && yes;
 }
 
 std::string to_nfc(std::string_view s) {
-  if (is_ascii(s)) return std::string(s);
+  if (is_nfc(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  icu::StringByteSink<std::string> sink(&out, static_cast<int32_t>(s.size()));
   UErrorCode status = U_ZERO_ERROR;
-  const icu::UnicodeString u = from_utf8(s);
-  const auto& n = nfc();
-  if (n.isNormalized(u, status) && U_SUCCESS(status)) return std::string(s);
-  status = U_ZERO_ERROR;
-  icu::UnicodeString out = n.normalize(u, status);
+  nfc().normalizeUTF8(0, icu::StringPiece(s.data(), static_cast<int32_t>(s.size())), sink, nullptr, status);
   if (U_FAILURE(status)) throw std::runtime_error("ICU NFC normalisation failed");
-  return to_utf8(out);
+  return out;
 }
 
 std::string_view trim(std::string_view s) noexcept {
@@ -137,17 +138,20 @@ std::string collapse_spaces(std::string_view s) {
   s = trim(s);
   std::string out;
   out.reserve(s.size());
-  bool in_space = false;
-  while (!s.empty()) {
-    if (std::size_t k = space_at(s); k != 0) {
-      in_space = true;
-      s.remove_prefix(k);
-      continue;
+  // Copies runs of non-space bytes at once; a run of spaces becomes one ' '.
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && space_at(s.substr(j)) == 0) ++j;
+    out.append(s.data() + i, j - i);
+    if (j == s.size()) break;
+    out.push_back(' ');
+    while (j < s.size()) {
+      const std::size_t k = space_at(s.substr(j));
+      if (k == 0) break;
+      j += k;
     }
-    if (in_space) out.push_back(' ');
-    in_space = false;
-    out.push_back(s.front());
-    s.remove_prefix(1);
+    i = j;
   }
   return out;
 }

@@ -116,12 +116,24 @@ boost::json::object to_json(const Problem& p) {
 
 namespace {
 
+// Where a value goes in the dossier, for error paths. The path is only built when there is an
+// error: building it for every field of every message costs an allocation each.
+struct Where {
+  std::string_view prefix;   // "" or "/records/3" or "/records/3/items/0"
+  std::string_view pointer;  // "/applicant/phone"
+  [[nodiscard]] std::string str() const {
+    std::string out(prefix);
+    out += pointer;
+    return out;
+  }
+};
+
 class Evaluator {
  public:
   Evaluator(const Mapping::Impl& m, const Document& doc) : m_(m), doc_(doc) {}
 
   // Reads a rule's source and runs its transforms. Errors go to `errors` under `pointer`.
-  Value evaluate(const FieldRule& r, NodeRef ctx, const std::string& pointer, FieldErrors& errors) const {
+  Value evaluate(const FieldRule& r, NodeRef ctx, const Where& at, FieldErrors& errors) const {
     Value v;
     switch (r.source.kind) {
       case Source::Kind::constant:
@@ -130,7 +142,7 @@ class Evaluator {
       case Source::Kind::path: {
         auto read = read_path(*r.source.path, ctx);
         if (!read) {
-          errors.add(pointer, read.error().message);
+          errors.add(at.str(), read.error().message);
           return {};
         }
         v = std::move(*read);
@@ -146,7 +158,7 @@ class Evaluator {
           } else {
             auto read = read_path(*part.path, ctx);
             if (!read) {
-              errors.add(pointer, read.error().message);
+              errors.add(at.str(), read.error().message);
               return {};
             }
             Value pv = std::move(*read);
@@ -154,7 +166,7 @@ class Evaluator {
               for (const auto& t : part.transforms) {
                 auto tv = t.apply(std::move(pv));
                 if (!tv) {
-                  errors.add(pointer, tv.error().message);
+                  errors.add(at.str(), tv.error().message);
                   return {};
                 }
                 pv = std::move(*tv);
@@ -176,7 +188,7 @@ class Evaluator {
       for (const auto& t : r.transforms) {
         auto tv = t.apply(std::move(v));
         if (!tv) {
-          errors.add(pointer, tv.error().message);
+          errors.add(at.str(), tv.error().message);
           return {};
         }
         v = std::move(*tv);
@@ -187,7 +199,7 @@ class Evaluator {
       }
     }
     if (!has_value(v)) v = r.fallback;
-    if (!has_value(v) && r.required) errors.add(pointer, "is required");
+    if (!has_value(v) && r.required) errors.add(at.str(), "is required");
     return v;
   }
 
@@ -228,9 +240,9 @@ class Evaluator {
              const std::array<bool, static_cast<std::size_t>(Target::count_)>* skip) const {
     for (const auto& r : rs.fields) {
       if (skip && (*skip)[static_cast<std::size_t>(r.target)]) continue;
-      const std::string pointer = prefix + std::string(info(r.target).pointer);
-      Value v = evaluate(r, ctx, pointer, errors);
-      if (has_value(v)) set(d, r.target, std::move(v), pointer, errors);
+      const Where at{prefix, info(r.target).pointer};
+      Value v = evaluate(r, ctx, at, errors);
+      if (has_value(v)) set(d, r.target, std::move(v), at, errors);
     }
     if (rs.items) apply_items(*rs.items, ctx, d, prefix, errors);
   }
@@ -243,68 +255,66 @@ class Evaluator {
       Item item;
       const std::string ip = prefix + "/items/" + std::to_string(i);
       for (const auto& r : items.fields) {
-        const std::string pointer = ip + std::string(info(r.target).pointer);
+        const Where at{ip, info(r.target).pointer};
         const std::size_t before = errors.errors.size();
-        Value v = evaluate(r, nodes[i], pointer, errors);
+        Value v = evaluate(r, nodes[i], at, errors);
         if (!has_value(v)) {
-          if (r.target == Target::item_name && errors.errors.size() == before) errors.add(pointer, "is required");
+          if (r.target == Target::item_name && errors.errors.size() == before) errors.add(at.str(), "is required");
           continue;
         }
-        set_item(item, r.target, std::move(v), pointer, errors);
+        set_item(item, r.target, std::move(v), at, errors);
       }
       d.items.push_back(std::move(item));
     }
   }
 
-  static void set_item(Item& it, Target t, Value v, const std::string& pointer, FieldErrors& errors) {
+  static void set_item(Item& it, Target t, Value v, const Where& at, FieldErrors& errors) {
     switch (t) {
       case Target::item_name:
-        if (auto s = text_of(v, pointer, errors)) it.name = std::move(*s);
+        if (auto s = text_of(v, at, errors)) it.name = std::move(*s);
         break;
       case Target::item_quantity:
-        if (auto i = integer_of(v, pointer, errors)) it.quantity = *i;
+        if (auto i = integer_of(v, at, errors)) it.quantity = *i;
         break;
       default:
         if (const auto* b = std::get_if<bool>(&v))
           it.original = *b;
         else
-          errors.add(pointer, std::string("must be true or false, got ") + type_name(v));
+          errors.add(at.str(), std::string("must be true or false, got ") + type_name(v));
         break;
     }
   }
 
-  static std::optional<std::string> text_of(const Value& v, const std::string& pointer, FieldErrors& errors) {
-    if (std::holds_alternative<Timestamp>(v) || std::holds_alternative<bool>(v)) {
-      errors.add(pointer, std::string("must be text, got ") + type_name(v));
-      return std::nullopt;
+  // Text for a dossier field: trimmed, NFC. The text came from a parsed (so valid UTF-8) message
+  // or a loaded mapping, so it is not checked again; unchanged text is moved, not copied.
+  static std::optional<std::string> text_of(Value& v, const Where& at, FieldErrors& errors) {
+    if (auto* s = std::get_if<std::string>(&v)) {
+      const std::string_view t = text::trim(*s);
+      if (t.size() == s->size() && text::is_nfc(t)) return std::move(*s);
+      return text::to_nfc(t);
     }
-    auto s = as_text(v);
-    if (!s) {
-      errors.add(pointer, std::string("must be text, got ") + type_name(v));
-      return std::nullopt;
+    if (std::holds_alternative<std::int64_t>(v) || std::holds_alternative<double>(v)) {
+      if (auto s = as_text(v)) return s;
     }
-    if (!text::is_valid_utf8(*s)) {
-      errors.add(pointer, "is not valid UTF-8");
-      return std::nullopt;
-    }
-    return text::to_nfc(text::trim(*s));
+    errors.add(at.str(), std::string("must be text, got ") + type_name(v));
+    return std::nullopt;
   }
 
-  static std::optional<std::int64_t> integer_of(const Value& v, const std::string& pointer, FieldErrors& errors) {
+  static std::optional<std::int64_t> integer_of(const Value& v, const Where& at, FieldErrors& errors) {
     if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
     if (std::holds_alternative<double>(v) || std::holds_alternative<std::string>(v)) {
       Transform t;
       t.op = Transform::Op::integer;
       if (auto r = t.apply(v)) return std::get<std::int64_t>(*r);
     }
-    errors.add(pointer, "must be a whole number");
+    errors.add(at.str(), "must be a whole number");
     return std::nullopt;
   }
 
-  static void set(Dossier& d, Target t, Value v, const std::string& pointer, FieldErrors& errors) {
+  static void set(Dossier& d, Target t, Value v, const Where& at, FieldErrors& errors) {
     const FieldType type = info(t).type;
     if (type == FieldType::integer) {
-      if (auto i = integer_of(v, pointer, errors)) d.fees.cod_amount = *i;
+      if (auto i = integer_of(v, at, errors)) d.fees.cod_amount = *i;
       return;
     }
     if (type == FieldType::time) {
@@ -314,18 +324,18 @@ class Evaluator {
       else if (const auto* s = std::get_if<std::string>(&v))
         ts = Timestamp::parse_rfc3339(text::trim(*s));
       if (!ts) {
-        errors.add(pointer, "must be a time (use the date transform)");
+        errors.add(at.str(), "must be a time (use the date transform)");
         return;
       }
       (t == Target::dates_ready_at ? d.dates.ready_at : d.dates.due_at) = *ts;
       return;
     }
-    auto s = text_of(v, pointer, errors);
+    auto s = text_of(v, at, errors);
     if (!s) return;
     if (type == FieldType::payer) {
       auto p = parse_postage_payer(*s);
       if (!p)
-        errors.add(pointer, "must be recipient or agency");
+        errors.add(at.str(), "must be recipient or agency");
       else
         d.fees.postage_paid_by = *p;
       return;
@@ -562,9 +572,9 @@ boost::system::result<Mapping::Translation, Problem> Mapping::translate(std::str
     // Message-level rules first (from the root), skipping fields the record maps itself.
     for (const auto& r : type->rules.fields) {
       if (owned[static_cast<std::size_t>(r.target)]) continue;
-      const std::string pointer = prefix + std::string(info(r.target).pointer);
-      Value v = ev.evaluate(r, root, pointer, errors);
-      if (has_value(v)) Evaluator::set(d, r.target, std::move(v), pointer, errors);
+      const Where at{prefix, info(r.target).pointer};
+      Value v = ev.evaluate(r, root, at, errors);
+      if (has_value(v)) Evaluator::set(d, r.target, std::move(v), at, errors);
     }
     // Items shared by every record are read from the root, unless the record has its own.
     if (type->rules.items && !record_items) ev.apply_items(*type->rules.items, root, d, prefix, errors);
