@@ -21,6 +21,7 @@ CLIENTS=(
   "hcm-social-insurance|Bảo hiểm xã hội TP.HCM"
   "hcm-ward-lgsp|Cổng tích hợp LGSP TP.HCM"
   "hcm-binh-thanh|UBND quận Bình Thạnh (cũ)"
+  "hcm-transport|Sở Giao thông vận tải TP.HCM"
   "postal|Tổng công ty Bưu điện Việt Nam" # the postal core (posts status events to the hub)
 )
 
