@@ -3,6 +3,7 @@
 #include "adapters/registry.hpp"
 #include "hub/cli/command.hpp"
 #include "hub/cli/files.hpp"
+#include "hub/edge/client_identity.hpp"
 #include "hub/mapping/mapping.hpp"
 
 #include <boost/json.hpp>
@@ -25,6 +26,13 @@ const std::set<std::string> kNotMappings = {"routes.yaml"};
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
+
+struct Tally {
+  int passed = 0;
+  int failed = 0;
+  int written = 0;
+  std::vector<std::string> lines;  // details of failures
+};
 
 // Lists where two JSON values differ, as JSON Pointers.
 void diff(const json::value& want, const json::value& got, const std::string& path, std::vector<std::string>& out) {
@@ -62,19 +70,20 @@ void diff(const json::value& want, const json::value& got, const std::string& pa
                   json::serialize(got));
 }
 
-struct Tally {
-  int passed = 0;
-  int failed = 0;
-  int written = 0;
-  std::vector<std::string> lines;  // details of failures
-};
-
-std::vector<fs::path> messages_in(const fs::path& dir) {
+// The sample messages in a folder: *.xml and *.json beside their *.expected.json. Anything else
+// (but a README.md) is reported, so that a misnamed sample is never silently skipped.
+std::vector<fs::path> messages_in(const fs::path& dir, Tally& t) {
   std::vector<fs::path> out;
   if (!fs::is_directory(dir)) return out;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
     if (!e.is_regular_file() || ends_with(name, kExpectedSuffix) || name == "README.md" || name[0] == '.') continue;
+    const auto ext = e.path().extension();
+    if (ext != ".xml" && ext != ".json") {
+      ++t.failed;
+      t.lines.push_back(e.path().string() + ": not a sample: samples are <name>.xml or <name>.json");
+      continue;
+    }
     out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
@@ -114,16 +123,17 @@ void check_sample(const mapping::Mapping& m, const fs::path& message, bool valid
   }
   const fs::path expected_file = expected_for(message);
   if (!fs::exists(expected_file)) {
-    if (write_missing) {
+    if (write_missing && !valid) {
       std::ofstream(expected_file, std::ios::binary) << to_pretty_json(got);
       ++t.written;
       t.lines.push_back(expected_file.string() + ": written, review it before you commit");
-      ++t.passed;
       return;
     }
     ++t.failed;
-    t.lines.push_back(message.string() + ": no " + expected_file.filename().string() +
-                      " beside it (run with --write-missing to create it, then review it)");
+    t.lines.push_back(message.string() + ": no " + expected_file.filename().string() + " beside it (" +
+                      (valid ? "write the expected dossier by hand from docs/dossier.md: it is the check of the mapping"
+                             : "run with --write-missing to create it, then review it") +
+                      ")");
     return;
   }
   auto expected_text = read_file(expected_file, 64 * 1024 * 1024, error);
@@ -145,35 +155,122 @@ void check_sample(const mapping::Mapping& m, const fs::path& message, bool valid
   for (const auto& d : differences) t.lines.push_back("    " + d);
 }
 
+// Status callbacks: samples/<agency>/callbacks/<name>.report.json is a status report (what the
+// hub knows when a dossier changes status); <name>.expected.xml or .json is the exact body the
+// agency must receive. A report of a status the agency did not subscribe to has no expected file.
+void check_callbacks(const mapping::Mapping& m, const fs::path& dir, bool write_missing, Tally& t) {
+  if (!fs::is_directory(dir)) return;
+  std::vector<fs::path> reports;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (ends_with(e.path().filename().string(), ".report.json")) reports.push_back(e.path());
+  std::sort(reports.begin(), reports.end());
+  for (const auto& file : reports) {
+    std::string error;
+    auto text = read_file(file, 1 << 20, error);
+    boost::system::error_code ec;
+    const json::value v = text ? json::parse(*text, ec) : json::value();
+    if (!text || ec || !v.is_object()) {
+      ++t.failed;
+      t.lines.push_back(file.string() + ": not a JSON object" + (ec ? ": " + ec.message() : ""));
+      continue;
+    }
+    mapping::StatusReport r;
+    const auto& o = v.get_object();
+    auto str = [&](const char* k) -> std::optional<std::string> {
+      if (const auto* x = o.if_contains(k); x && x->is_string()) return std::string(x->get_string());
+      return std::nullopt;
+    };
+    r.status = str("status").value_or("");
+    r.dossier_code = str("dossier_code");
+    r.hub_id = str("hub_id");
+    r.message_id = str("message_id");
+    r.organ_id = str("organ_id");
+    r.item_code = str("item_code");
+    r.event_id = str("event_id");
+    r.reason = str("reason");
+    r.post_office = str("post_office");
+    if (auto et = str("event_time")) r.event_time = Timestamp::parse_rfc3339(*et);
+    const std::string stem = file.filename().string().substr(0, file.filename().string().size() - 12);
+    const std::string ext = m.source_format() == SourceFormat::xml ? ".xml" : ".json";
+    const fs::path expected = dir / (stem + ".expected" + ext);
+    if (!m.reports(r.status)) {
+      if (fs::exists(expected)) {
+        ++t.failed;
+        t.lines.push_back(file.string() + ": the agency does not subscribe to '" + r.status + "', yet " +
+                          expected.filename().string() + " expects a callback");
+      } else {
+        ++t.passed;
+      }
+      continue;
+    }
+    auto body = m.render_callback(r);
+    if (!body) {
+      ++t.failed;
+      t.lines.push_back(file.string() + ": " + body.error().message);
+      continue;
+    }
+    if (!fs::exists(expected)) {
+      if (write_missing) {
+        std::ofstream(expected, std::ios::binary) << body->body;
+        ++t.written;
+        t.lines.push_back(expected.string() + ": written, review it before you commit");
+      } else {
+        ++t.failed;
+        t.lines.push_back(file.string() + ": no " + expected.filename().string() + " beside it");
+      }
+      continue;
+    }
+    auto want = read_file(expected, 1 << 20, error);
+    if (want && *want == body->body) {
+      ++t.passed;
+      continue;
+    }
+    ++t.failed;
+    t.lines.push_back(file.string() + ": the callback body differs from " + expected.filename().string() + ":");
+    t.lines.push_back("    got: " + body->body);
+  }
+}
+
 }  // namespace
 
 int run_check(std::span<char*> args) {
   po::options_description options("Options");
   options.add_options()("samples", po::value<std::string>()->value_name("DIR"),
                         "samples folder (default: DIR/../samples)")(
+      "certs", po::value<std::string>()->value_name("DIR"),
+      "check each mapping's identity against DIR/<agency>.crt where one exists (default: DIR/../certs/dev)")(
       "agency", po::value<std::vector<std::string>>()->composing()->value_name("ID"),
       "check only this agency (repeatable)")(
       "write-missing", po::bool_switch(),
-      "write the expected file of any sample that has none, from what the mapping produces now\n"
-      "(never overwrites; review what it wrote before you commit)");
+      "write the expected file of each invalid sample or callback report that has none, from what\n"
+      "the mapping produces now (never overwrites; valid samples' dossiers are written by hand;\n"
+      "review what it wrote before you commit)");
   po::options_description hidden;
   hidden.add_options()("dir", po::value<std::string>()->default_value("mappings"), "mappings folder");
   po::positional_options_description positional;
   positional.add("dir", 1);
   po::variables_map vm;
   int code = kExitOk;
-  if (!parse_args(args, "check [DIR] [--samples DIR] [--agency ID]... [--write-missing]",
-                  "Loads every mapping in DIR (default: mappings/) and runs each agency's samples\n"
-                  "against their expected output: samples/<agency>/valid/<name>.<xml|json> must produce\n"
-                  "exactly <name>.expected.json (the dossier, or an array for a batch), and\n"
-                  "samples/<agency>/invalid/<name>.<xml|json> must be refused with exactly the problem in\n"
-                  "<name>.expected.json. Prints one line per agency and a summary; exits 1 if anything\n"
-                  "failed, 2 on usage errors. This is the integration engineer's test; CI runs it.",
+  if (!parse_args(args, "check [DIR] [--samples DIR] [--certs DIR] [--agency ID]... [--write-missing]",
+                  "Loads every mapping in DIR (default: mappings/) and checks each agency:\n"
+                  "  samples/<agency>/valid/<name>.<xml|json> must produce exactly <name>.expected.json\n"
+                  "    (the dossier, or an array of dossiers for a batch);\n"
+                  "  samples/<agency>/invalid/<name>.<xml|json> must be refused with exactly the problem\n"
+                  "    in <name>.expected.json;\n"
+                  "  samples/<agency>/callbacks/<name>.report.json must render exactly the status callback\n"
+                  "    body in <name>.expected.<xml|json>;\n"
+                  "  the mapping's identity must match certs/dev/<agency>.crt when that file exists, and no\n"
+                  "    two mappings may claim the same certificate.\n"
+                  "Prints one line per agency and a summary; exits 1 if anything failed, 2 on usage\n"
+                  "errors. This is the integration engineer's test; CI runs it.",
                   options, positional, vm, code, &hidden))
     return code;
 
-  const fs::path dir = vm["dir"].as<std::string>();
-  const fs::path samples = vm.count("samples") ? fs::path(vm["samples"].as<std::string>()) : dir / ".." / "samples";
+  const fs::path dir = fs::path(vm["dir"].as<std::string>()).lexically_normal();
+  const fs::path samples =
+      (vm.count("samples") ? fs::path(vm["samples"].as<std::string>()) : dir / ".." / "samples").lexically_normal();
+  const fs::path certs =
+      (vm.count("certs") ? fs::path(vm["certs"].as<std::string>()) : dir / ".." / "certs" / "dev").lexically_normal();
   if (!fs::is_directory(dir)) {
     std::cerr << "dossier-hub check: " << dir.string() << " is not a folder\n";
     return kExitUsage;
@@ -188,49 +285,94 @@ int run_check(std::span<char*> args) {
     if (e.is_regular_file() && e.path().extension() == ".yaml" && !kNotMappings.count(name)) files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
-
-  int agencies = 0, agencies_failed = 0, passed = 0, failed = 0;
-  for (const auto& file : files) {
-    const std::string id = file.stem().string();
-    if (!only.empty() && std::find(only.begin(), only.end(), id) == only.end()) continue;
-    ++agencies;
-    Tally t;
-    std::optional<mapping::Mapping> m;
-    try {
-      m.emplace(mapping::Mapping::load(file, adapters::builtin()));
-    } catch (const mapping::MappingError& e) {
-      ++t.failed;
-      t.lines.push_back(e.what());
+  for (const auto& id : only) {
+    if (std::none_of(files.begin(), files.end(), [&](const fs::path& f) { return f.stem() == id; })) {
+      std::cerr << "dossier-hub check: no mapping " << (dir / (id + ".yaml")).string() << '\n';
+      return kExitUsage;
     }
+  }
+  if (files.empty()) {
+    std::cerr << "dossier-hub check: no mappings (*.yaml) in " << dir.string() << '\n';
+    return kExitUsage;
+  }
+
+  // Load every mapping first: identities are checked across all of them.
+  struct Agency {
+    std::string id;
+    std::optional<mapping::Mapping> mapping;
+    Tally tally;
+  };
+  std::vector<Agency> agencies;
+  for (const auto& file : files) {
+    Agency a;
+    a.id = file.stem().string();
+    try {
+      a.mapping.emplace(mapping::Mapping::load(file, adapters::builtin()));
+    } catch (const mapping::MappingError& e) {
+      ++a.tally.failed;
+      a.tally.lines.push_back(e.what());
+    }
+    agencies.push_back(std::move(a));
+  }
+  for (std::size_t i = 0; i < agencies.size(); ++i) {
+    for (std::size_t j = i + 1; j < agencies.size(); ++j) {
+      if (!agencies[i].mapping || !agencies[j].mapping) continue;
+      if (!edge::overlaps(agencies[i].mapping->identity(), agencies[j].mapping->identity())) continue;
+      for (auto [a, b] : {std::pair{i, j}, std::pair{j, i}}) {
+        ++agencies[a].tally.failed;
+        agencies[a].tally.lines.push_back("identity: a certificate could belong to both " + agencies[a].id + " and " +
+                                          agencies[b].id + ": the hub would refuse to start");
+      }
+    }
+  }
+
+  int checked = 0, agencies_failed = 0, passed = 0, failed = 0, written = 0;
+  for (auto& a : agencies) {
+    if (!only.empty() && std::find(only.begin(), only.end(), a.id) == only.end()) continue;
+    ++checked;
+    Tally& t = a.tally;
     int valid = 0, invalid = 0;
-    if (m) {
-      const auto valid_files = messages_in(samples / id / "valid");
-      const auto invalid_files = messages_in(samples / id / "invalid");
+    if (a.mapping) {
+      const auto& m = *a.mapping;
+      if (const fs::path crt = certs / (a.id + ".crt"); fs::exists(crt)) {
+        auto facts = edge::read_certificate(crt);
+        if (!facts) {
+          ++t.failed;
+          t.lines.push_back("identity: " + facts.error().message);
+        } else if (!edge::matches(m.identity(), *facts)) {
+          ++t.failed;
+          t.lines.push_back("identity: " + crt.string() + " does not match the mapping's identity section");
+        } else {
+          ++t.passed;
+        }
+      }
+      const auto valid_files = messages_in(samples / a.id / "valid", t);
+      const auto invalid_files = messages_in(samples / a.id / "invalid", t);
       valid = static_cast<int>(valid_files.size());
       invalid = static_cast<int>(invalid_files.size());
       if (valid_files.empty()) {
         ++t.failed;
-        t.lines.push_back((samples / id / "valid").string() + ": no valid samples: every mapping needs some");
+        t.lines.push_back((samples / a.id / "valid").string() + ": no valid samples: every mapping needs some");
       }
-      for (const auto& f : valid_files) check_sample(*m, f, true, write_missing, t);
-      for (const auto& f : invalid_files) check_sample(*m, f, false, write_missing, t);
+      for (const auto& f : valid_files) check_sample(m, f, true, write_missing, t);
+      for (const auto& f : invalid_files) check_sample(m, f, false, write_missing, t);
+      check_callbacks(m, samples / a.id / "callbacks", write_missing, t);
     }
     passed += t.passed;
     failed += t.failed;
+    written += t.written;
     if (t.failed) ++agencies_failed;
-    std::cout << (t.failed ? "FAIL  " : "ok    ") << id << std::string(id.size() < 24 ? 24 - id.size() : 1, ' ')
+    std::cout << (t.failed ? "FAIL  " : "ok    ") << a.id << std::string(a.id.size() < 24 ? 24 - a.id.size() : 1, ' ')
               << valid << " valid, " << invalid << " invalid samples";
     if (t.failed) std::cout << ", " << t.failed << " failed";
     if (t.written) std::cout << ", " << t.written << " expected files written";
     std::cout << '\n';
     for (const auto& l : t.lines) std::cout << "      " << l << '\n';
   }
-  if (agencies == 0) {
-    std::cerr << "dossier-hub check: no mappings to check in " << dir.string() << '\n';
-    return kExitUsage;
-  }
-  std::cout << agencies << " agencies (" << agencies_failed << " failing), samples: " << passed << " passed, " << failed
-            << " failed\n";
+  std::cout << checked << " agencies (" << agencies_failed << " failing), checks: " << passed << " passed, " << failed
+            << " failed";
+  if (written) std::cout << ", " << written << " expected files written (not counted: review them)";
+  std::cout << '\n';
   return failed == 0 ? kExitOk : kExitRefused;
 }
 

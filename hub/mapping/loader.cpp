@@ -1,5 +1,6 @@
 // Mapping::load: YAML -> compiled mapping. The only code on the mapping path that throws, and
 // only MappingError with file:line:column. Unknown and duplicate keys are errors everywhere.
+#include "hub/common/distinguished_name.hpp"
 #include "hub/common/text.hpp"
 #include "hub/mapping/model.hpp"
 
@@ -197,6 +198,7 @@ void Loader::load_identity(const YAML::Node& n) {
   if (!id.subject_cn && !id.san_uri && !id.san_dns)
     fail(n, "identity needs at least one of subject_cn, san_uri, san_dns");
   id.issuer = required_scalar(n, "issuer", "identity");
+  if (auto dn = parse_dn(id.issuer); !dn) fail(n["issuer"], "identity.issuer: " + dn.error().message);
 }
 
 void Loader::load_format(const YAML::Node& n) {
@@ -519,6 +521,17 @@ void Loader::load_callback(const YAML::Node& n) {
         std::string err;
         f.date = DatePattern::compile(scalar(v["date"], "date"), err);
         if (!f.date) fail(v["date"], "date pattern: " + err);
+      }
+    }
+    // A status code table must know every status the agency asked for, or the first such change
+    // would fail at run time instead of here.
+    if (f.from == ReportSource::status) {
+      for (const auto& t : f.transforms) {
+        if (t.op != Transform::Op::table || t.otherwise) continue;
+        for (const auto& wanted : cb.statuses)
+          if (!t.table->entries.count(wanted))
+            fail(kv.first, "table '" + t.table->name + "' has no entry for the status '" + wanted +
+                               "' that callback.statuses lists");
       }
     }
     cb.fields.push_back(std::move(f));

@@ -256,12 +256,12 @@ std::optional<DatePattern> DatePattern::compile(std::string_view pattern, std::s
   return p;
 }
 
-std::optional<Timestamp> DatePattern::parse(std::string_view s) const {
+std::optional<Timestamp> DatePattern::parse(std::string_view s, bool* shape_ok) const {
+  if (shape_ok) *shape_ok = false;
   s = text::trim(s);
   if (iso_) {
     // YYYY-MM-DD, optionally [T ]HH:MM[:SS[.fff]], optionally Z or +hh:mm / +hhmm.
     if (auto t = Timestamp::parse_rfc3339(s)) {
-      t->utc = t->utc;  // same instant, shown in Vietnamese time
       t->offset_minutes = kVietnamOffsetMinutes;
       return t;
     }
@@ -323,6 +323,7 @@ std::optional<Timestamp> DatePattern::parse(std::string_view s) const {
       }
     }
     if (pos != s.size()) return std::nullopt;
+    if (shape_ok) *shape_ok = true;
     auto t = Timestamp::from_civil(f[0], f[1], f[2], f[3], f[4], f[5], nanos, offset);
     if (t && has_offset) t->offset_minutes = kVietnamOffsetMinutes;
     return t;
@@ -368,6 +369,7 @@ std::optional<Timestamp> DatePattern::parse(std::string_view s) const {
     }
   }
   if (pos != s.size()) return std::nullopt;
+  if (shape_ok) *shape_ok = true;
   return Timestamp::from_civil(y, mo, d, h, mi, se, ms * 1'000'000, kVietnamOffsetMinutes);
 }
 
@@ -470,8 +472,13 @@ Outcome<Value> Transform::apply(Value in) const {
       if (std::holds_alternative<Timestamp>(in)) return in;
       const auto* s = std::get_if<std::string>(&in);
       if (!s) return make_error(std::string("date needs text, got ") + type_name(in));
-      for (const auto& p : patterns)
-        if (auto t = p.parse(*s)) return Value(*t);
+      bool real_shape = false;
+      for (const auto& p : patterns) {
+        bool shape = false;
+        if (auto t = p.parse(*s, &shape)) return Value(*t);
+        real_shape = real_shape || shape;
+      }
+      if (real_shape) return make_error("is not a real date or time (the day, month or hour is out of range)");
       std::string pats;
       for (const auto& p : patterns) pats += (pats.empty() ? "" : " or ") + (p.text() == "iso" ? "ISO 8601" : p.text());
       return make_error("is not a valid date in the form " + pats);

@@ -22,8 +22,9 @@ class DatePattern {
   // nullopt with `error` set when the pattern is not understood.
   static std::optional<DatePattern> compile(std::string_view pattern, std::string& error);
   // Parses text in this pattern as Vietnamese local time (+07:00). `iso` patterns also take an
-  // explicit offset and convert it to +07:00.
-  [[nodiscard]] std::optional<Timestamp> parse(std::string_view text) const;
+  // explicit offset and convert it to +07:00. When it fails, `*shape_ok` (if given) tells whether
+  // the text had the pattern's shape but was no real date or time (31/02/2025, 24:00).
+  [[nodiscard]] std::optional<Timestamp> parse(std::string_view text, bool* shape_ok = nullptr) const;
   // Formats a time in this pattern, in +07:00.
   [[nodiscard]] std::string format(const Timestamp& t) const;
   [[nodiscard]] const std::string& text() const noexcept { return text_; }

@@ -62,8 +62,22 @@ cp "$valid" "$tmp/samples/hcm-justice/valid/"
 sed 's/"cod_amount": 0/"cod_amount": 1/' "${valid%.xml}.expected.json" >"$tmp/samples/hcm-justice/valid/01-ket-qua-phieu-so-1.expected.json"
 expect "check fails on a wrong golden file" 1 -- "$hub" check "$tmp/m"
 contains "check shows where it differs" out "/fees/cod_amount: expected 1, got 0"
-contains "check prints the summary" out "samples: 0 passed, 1 failed"
+contains "check prints the summary" out "checks: 0 passed, 1 failed"
 expect "check on an empty folder is a usage error" 2 -- "$hub" check "$tmp/samples"
+expect "check of an unknown agency is a usage error" 2 -- "$hub" check --agency hcm-nowhere
+contains "it names the missing mapping" err "no mapping mappings/hcm-nowhere.yaml"
+
+# Two mappings claiming the same certificate: both fail, naming each other.
+sed 's/subject_cn: hcm-justice/subject_cn: hcm-other/; s/partner:hcm-justice/partner:hcm-other/' mappings/hcm-justice.yaml >"$tmp/m/hcm-other.yaml"
+sed -i 's/subject_cn: hcm-other/subject_cn: hcm-justice/; s/partner:hcm-other/partner:hcm-justice/' "$tmp/m/hcm-other.yaml"
+expect "check refuses two mappings with one identity" 1 -- "$hub" check "$tmp/m" --samples "$tmp/samples"
+contains "the identity clash names both" out "could belong to both hcm-justice and hcm-other"
+
+# A stray file in a samples folder is reported, not skipped.
+touch "$tmp/samples/hcm-justice/valid/notes.txt"
+rm "$tmp/m/hcm-other.yaml"
+expect "check reports a file that is not a sample" 1 -- "$hub" check "$tmp/m" --samples "$tmp/samples"
+contains "it says what a sample is" out "not a sample: samples are <name>.xml or <name>.json"
 
 echo "cli_test: $failures failure(s)"
 exit $((failures > 0))
