@@ -176,7 +176,8 @@ class StrictHandler {
 
 class JsonDocument final : public Document {
  public:
-  JsonDocument() : arena_(buffer_, sizeof buffer_) {}
+  // value_ uses the arena too, so that moving the parsed value in is a move, not a deep copy.
+  JsonDocument() : arena_(buffer_, sizeof buffer_), value_(json::storage_ptr(&arena_)) {}
   unsigned char buffer_[8192];
   json::monotonic_resource arena_;  // declared before value_: outlives it
   json::value value_;

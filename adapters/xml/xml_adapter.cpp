@@ -208,6 +208,86 @@ class XPath final : public CompiledPath {
   pugi::xpath_query query_;
 };
 
+// Most mapping paths are plain child steps ("/tp:A/tp:B/tp:C", "tp:B/@loai"). They are
+// evaluated by walking children directly, which gives the same first match as XPath in document
+// order at a fraction of the cost of the general XPath machinery. Anything else (predicates,
+// axes, //, functions, wildcards) goes to pugixml's compiled XPath.
+class ChildPath final : public CompiledPath {
+ public:
+  // nullopt when `expr` is not a plain child path.
+  static std::optional<ChildPath> parse(std::string_view expr) {
+    ChildPath p;
+    if (!expr.empty() && expr.front() == '/') {
+      p.absolute_ = true;
+      expr.remove_prefix(1);
+    }
+    if (expr.empty()) return std::nullopt;
+    while (true) {
+      const auto slash = expr.find('/');
+      std::string_view step = expr.substr(0, slash);
+      const bool attr = !step.empty() && step.front() == '@';
+      if (attr) {
+        if (slash != std::string_view::npos) return std::nullopt;
+        step.remove_prefix(1);
+      }
+      if (step.empty() || !is_name_start(step.front())) return std::nullopt;
+      int colons = 0;
+      for (char c : step) {
+        if (c == ':')
+          ++colons;
+        else if (!is_name_char(c))
+          return std::nullopt;
+      }
+      if (colons > 1 || step.back() == ':') return std::nullopt;
+      if (attr)
+        p.attribute_ = std::string(step);
+      else
+        p.steps_.emplace_back(step);
+      if (slash == std::string_view::npos) break;
+      expr.remove_prefix(slash + 1);
+    }
+    return p;
+  }
+
+  NodeRef first(const Document&, NodeRef ctx) const override {
+    pugi::xml_node start = as_node(ctx);
+    if (absolute_) start = start.root();
+    return find(start, 0);
+  }
+  void all(const Document&, NodeRef ctx, std::vector<NodeRef>& out) const override {
+    pugi::xml_node start = as_node(ctx);
+    if (absolute_) start = start.root();
+    collect(start, 0, out);
+  }
+
+ private:
+  NodeRef leaf(pugi::xml_node n) const {
+    if (attribute_.empty()) return {n.internal_object(), nullptr};
+    pugi::xml_attribute a = n.attribute(attribute_.c_str());
+    return a ? NodeRef{n.internal_object(), a.internal_object()} : NodeRef{};
+  }
+  // Depth-first in document order: the first match of the whole path, as XPath would give.
+  NodeRef find(pugi::xml_node n, std::size_t depth) const {
+    if (depth == steps_.size()) return leaf(n);
+    for (pugi::xml_node c = n.child(steps_[depth].c_str()); c; c = c.next_sibling(steps_[depth].c_str())) {
+      if (NodeRef r = find(c, depth + 1)) return r;
+    }
+    return {};
+  }
+  void collect(pugi::xml_node n, std::size_t depth, std::vector<NodeRef>& out) const {
+    if (depth == steps_.size()) {
+      if (NodeRef r = leaf(n)) out.push_back(r);
+      return;
+    }
+    for (pugi::xml_node c = n.child(steps_[depth].c_str()); c; c = c.next_sibling(steps_[depth].c_str()))
+      collect(c, depth + 1, out);
+  }
+
+  bool absolute_ = false;
+  std::vector<std::string> steps_;
+  std::string attribute_;
+};
+
 // ---------------------------------------------------------------- XSD (libxml2)
 
 void ignore_generic_error(void*, const char*, ...) {}
@@ -373,6 +453,8 @@ class XmlFormat final : public mapping::Format {
       if (std::none_of(prefixes_.begin(), prefixes_.end(), [&](const auto& d) { return d.first == p; }))
         return make_error("XPath uses the prefix '" + p + "', which format.namespaces does not declare");
     }
+    if (auto simple = ChildPath::parse(expr))
+      return std::unique_ptr<CompiledPath>(std::make_unique<ChildPath>(*simple));
     try {
       pugi::xpath_query q(std::string(expr).c_str());
       if (q.return_type() != pugi::xpath_type_node_set) return make_error(std::string("the XPath must select nodes"));
@@ -484,10 +566,10 @@ class XmlFormat final : public mapping::Format {
     return std::nullopt;
   }
 
-  std::optional<std::string> prefix_for(std::string_view uri) const {
+  const std::string* prefix_for(std::string_view uri) const {
     for (const auto& [u, p] : by_uri_)
-      if (u == uri) return p;
-    return std::nullopt;
+      if (u == uri) return &p;
+    return nullptr;
   }
 
   // Renames every element and attribute to "<mapping prefix>:<local>" after resolving its
@@ -505,12 +587,24 @@ class XmlFormat final : public mapping::Format {
         if (it->prefix == prefix) return &it->uri;
       return nullptr;
     };
-    auto canonical = [&](const std::string& uri, std::string_view local) -> std::string {
-      if (uri.empty()) return std::string(local);
-      if (auto p = prefix_for(uri)) return *p + ":" + std::string(local);
+    std::vector<std::string> unknown_prefixes;  // "-ns0", "-ns1", ... in step with `unknown`
+    // The canonical prefix for a namespace URI: "" for none, the mapping's, or a private one.
+    auto canonical_prefix = [&](const std::string& uri) -> std::string_view {
+      if (uri.empty()) return {};
+      if (const std::string* p = prefix_for(uri)) return *p;
       auto it = std::find(unknown.begin(), unknown.end(), uri);
-      if (it == unknown.end()) it = unknown.insert(unknown.end(), uri);
-      return std::string(kUnknownPrefix) + std::to_string(it - unknown.begin()) + ":" + std::string(local);
+      if (it == unknown.end()) {
+        unknown_prefixes.push_back(std::string(kUnknownPrefix) + std::to_string(unknown.size()));
+        it = unknown.insert(unknown.end(), uri);
+      }
+      return unknown_prefixes[static_cast<std::size_t>(it - unknown.begin())];
+    };
+    // Whether `name` already reads "<prefix>:<local>" (or "<local>" with no prefix): in the common
+    // case the agency used the mapping's prefixes and nothing is renamed or allocated.
+    auto already = [](std::string_view name, std::string_view prefix, std::string_view local) {
+      if (prefix.empty()) return name == local;
+      return name.size() == prefix.size() + 1 + local.size() && name.substr(0, prefix.size()) == prefix &&
+             name[prefix.size()] == ':' && name.substr(prefix.size() + 1) == local;
     };
     std::string name_buf;
     // Depth-first, pre-order; the stack holds the ancestors' scope sizes.
@@ -540,8 +634,13 @@ class XmlFormat final : public mapping::Format {
       if (!uri && !prefix.empty())
         return malformed("the namespace prefix '" + std::string(prefix) + "' is not declared");
       static const std::string kNone;
-      name_buf = canonical(uri ? *uri : kNone, local);
-      if (name_buf != qn) node.set_name(name_buf.c_str());
+      const std::string_view cp = canonical_prefix(uri ? *uri : kNone);
+      if (!already(qn, cp, local)) {
+        name_buf.assign(cp);
+        if (!cp.empty()) name_buf += ':';
+        name_buf += local;
+        node.set_name(name_buf.c_str());
+      }
       for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
         const std::string_view an = a.name();
         const auto ac = an.find(':');
@@ -550,8 +649,13 @@ class XmlFormat final : public mapping::Format {
         if (ap == "xml") continue;
         const std::string* auri = resolve(ap);
         if (!auri) return malformed("the namespace prefix '" + std::string(ap) + "' is not declared");
-        name_buf = canonical(*auri, an.substr(ac + 1));
-        if (name_buf != an) a.set_name(name_buf.c_str());
+        const std::string_view acp = canonical_prefix(*auri);
+        if (!already(an, acp, an.substr(ac + 1))) {
+          name_buf.assign(acp);
+          if (!acp.empty()) name_buf += ':';
+          name_buf += an.substr(ac + 1);
+          a.set_name(name_buf.c_str());
+        }
       }
       // Children in reverse so that the first child is processed first.
       for (pugi::xml_node c = node.last_child(); c; c = c.previous_sibling()) {
@@ -566,7 +670,8 @@ class XmlFormat final : public mapping::Format {
     pugi::xml_node env = doc.document_element();
     std::string ns;
     for (auto [uri, fallback] : {std::pair{kSoap11, "-s11"}, std::pair{kSoap12, "-s12"}}) {
-      const std::string p = prefix_for(uri).value_or(fallback);
+      const std::string* known = prefix_for(uri);
+      const std::string p = known ? *known : std::string(fallback);
       if (std::string_view(env.name()) == p + ":Envelope") ns = p;
     }
     if (ns.empty()) return malformed("the message is not a SOAP 1.1 or 1.2 envelope");

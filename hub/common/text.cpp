@@ -138,20 +138,19 @@ std::string collapse_spaces(std::string_view s) {
   s = trim(s);
   std::string out;
   out.reserve(s.size());
-  // Copies runs of non-space bytes at once; a run of spaces becomes one ' '.
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t j = i;
-    while (j < s.size() && space_at(s.substr(j)) == 0) ++j;
-    out.append(s.data() + i, j - i);
-    if (j == s.size()) break;
-    out.push_back(' ');
-    while (j < s.size()) {
-      const std::size_t k = space_at(s.substr(j));
-      if (k == 0) break;
-      j += k;
+  bool pending_space = false;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t k = is_space_ascii(c) ? 1 : 0;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xA0) k = 2;
+    if (k != 0) {
+      pending_space = true;
+      i += k;
+      continue;
     }
-    i = j;
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    out.push_back(s[i++]);
   }
   return out;
 }
@@ -160,21 +159,27 @@ bool is_blank(std::string_view s) noexcept {
   return trim(s).empty();
 }
 
+// Constructing an icu::Locale parses its name: once is enough.
+const icu::Locale& vietnamese() {
+  static const icu::Locale vi("vi");
+  return vi;
+}
+
 std::string to_upper(std::string_view s) {
   icu::UnicodeString u = from_utf8(s);
-  u.toUpper(icu::Locale("vi"));
+  u.toUpper(vietnamese());
   return to_utf8(u);
 }
 
 std::string to_lower(std::string_view s) {
   icu::UnicodeString u = from_utf8(s);
-  u.toLower(icu::Locale("vi"));
+  u.toLower(vietnamese());
   return to_utf8(u);
 }
 
 std::string to_title(std::string_view s) {
   icu::UnicodeString u = from_utf8(s);
-  u.toTitle(nullptr, icu::Locale("vi"));
+  u.toTitle(nullptr, vietnamese());
   return to_utf8(u);
 }
 

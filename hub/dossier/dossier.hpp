@@ -117,9 +117,13 @@ struct Dossier {
 inline constexpr std::int64_t kMaxCodAmount = 1'000'000'000'000;  // 10^12 đồng
 inline constexpr std::int64_t kMaxItemQuantity = 10'000;
 
+// Whether validate() checks the encoding of every text field (valid UTF-8, NFC, no NUL), or
+// trusts its producer to guarantee it: the mapping engine builds every text field that way.
+enum class TextChecks { full, trusted };
+
 // Checks the invariants the types cannot express: required text not blank, code shapes, phone
 // E.164, CCCD/CMND digits, NFC text, the address required by the kind. Paths are JSON Pointers.
-FieldErrors validate(const Dossier& d);
+FieldErrors validate(const Dossier& d, TextChecks checks = TextChecks::full);
 
 enum class HubFields { include, omit };
 

@@ -469,7 +469,8 @@ class Evaluator {
     if (d.recipient && d.recipient->full_name.empty())
       errors.add(prefix + "/recipient/full_name", "is required when any recipient field is given");
     if (!errors.empty()) return;  // validation would repeat what is already reported
-    for (auto& e : validate(d).errors) errors.add(prefix + e.path, std::move(e.reason));
+    // Text fields were trimmed and normalised by text_of(); only their meaning is left to check.
+    for (auto& e : validate(d, TextChecks::trusted).errors) errors.add(prefix + e.path, std::move(e.reason));
   }
 
  private:

@@ -151,7 +151,10 @@ int main(int argc, char** argv) {
           doc.load_buffer(messages[i].data(), messages[i].size(), pugi::parse_default, pugi::encoding_utf8);
           sink = doc.document_element() ? 1 : 0;
         } else {
-          boost::json::value v = boost::json::parse(messages[i]);
+          // Boost.JSON at its fastest: an arena on the stack, as its documentation recommends.
+          unsigned char buffer[8192];
+          boost::json::monotonic_resource arena(buffer, sizeof buffer);
+          boost::json::value v = boost::json::parse(messages[i], &arena);
           sink = v.is_object() ? 1 : 0;
         }
       }));
