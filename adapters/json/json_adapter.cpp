@@ -87,15 +87,12 @@ class StrictHandler {
   bool on_key(json::string_view s, std::size_t, boost::system::error_code& ec) {
     key_.append(s.data(), s.size());
     Frame& f = frames_.back();
+    f.key = key_;  // so that an error below names this key
     for (std::size_t i = f.keys_start; i < keys_.size(); ++i) {
-      if (keys_[i] == key_) {
-        f.key = key_;
-        return fail(ec, "the key appears twice in one object");
-      }
+      if (keys_[i] == key_) return fail(ec, "the key appears twice in one object");
     }
     if (key_.find('\0') != std::string::npos) return fail(ec, "a key contains a NUL character");
     keys_.push_back(key_);
-    f.key = key_;
     key_.clear();
     st.push_key(s);
     return true;
@@ -216,7 +213,7 @@ class Pointer final : public CompiledPath {
   }
   void all(const Document& doc, NodeRef ctx, std::vector<NodeRef>& out) const override {
     const json::value* v = resolve(from_root_ ? doc.root() : ctx);
-    if (!v) return;
+    if (!v || v->is_null()) return;  // null is no value: no records, no items
     if (const auto* a = v->if_array()) {
       for (const auto& e : *a) out.push_back({&e, nullptr});
     } else {
@@ -367,6 +364,12 @@ class JsonFormat final : public mapping::Format {
                                                                   const mapping::ParseLimits& limits) const override {
     if (body.size() > limits.max_bytes)
       return malformed("", "the message is larger than " + std::to_string(limits.max_bytes) + " bytes");
+    if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // a UTF-8 BOM, as for XML
+    if (body.size() >= 2 && (body[0] == '\xFF' || body[0] == '\xFE'))
+      return malformed("", "UTF-16 is not supported: send UTF-8");
+    // Boost.JSON checks UTF-8 too, but says only "syntax error": say what and where.
+    if (auto bad = text::find_invalid_utf8(body))
+      return malformed("", "not valid UTF-8 at byte " + std::to_string(*bad));
     json::parse_options opt;
     opt.max_depth = limits.max_depth;
     opt.allow_comments = false;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <sstream>
 
@@ -28,6 +29,9 @@ constexpr std::string_view kSoap12 = "http://www.w3.org/2003/05/soap-envelope";
 // Prefixes given to namespaces the mapping does not declare. A leading '-' is not a valid NCName
 // start, so no XPath can name them: an element in an unknown namespace matches only `*`.
 constexpr std::string_view kUnknownPrefix = "-ns";
+// More attributes than this on one element is not a real message (and would make the duplicate
+// check quadratic).
+constexpr std::size_t kMaxAttributes = 64;
 
 Problem malformed(std::string reason) {
   return Problem::single(ProblemType::malformed_message, "", std::move(reason));
@@ -53,6 +57,168 @@ std::string position(std::string_view body, std::size_t offset) {
     }
   }
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+// The characters XML 1.0 allows: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+bool xml_char(std::uint32_t c) {
+  return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+         (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+// The first raw control character XML does not allow (below 0x20 but tab, LF, CR).
+std::optional<std::size_t> find_control_char(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    // Sets the high bit of every byte below 0x20 (the classic "has less than" test).
+    if (((w - 0x2020202020202020ULL) & ~w & 0x8080808080808080ULL) == 0) continue;
+    for (std::size_t k = i; k < i + 8; ++k)
+      if (p[k] < 0x20 && p[k] != '\t' && p[k] != '\n' && p[k] != '\r') return k;
+  }
+  for (; i < s.size(); ++i)
+    if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') return i;
+  return std::nullopt;
+}
+
+// Checks the reference that starts with the '&' at `i`; sets `end` past its ';'.
+std::optional<Problem> check_reference(std::string_view body, std::size_t i, std::size_t& end) {
+  std::size_t j = i + 1;
+  if (j < body.size() && body[j] == '#') {
+    ++j;
+    const bool hex = j < body.size() && body[j] == 'x';
+    if (hex) ++j;
+    const std::size_t digits_start = j;
+    std::uint32_t value = 0;
+    while (j < body.size() && j - digits_start < 8) {
+      const char c = body[j];
+      int d;
+      if (c >= '0' && c <= '9')
+        d = c - '0';
+      else if (hex && c >= 'a' && c <= 'f')
+        d = c - 'a' + 10;
+      else if (hex && c >= 'A' && c <= 'F')
+        d = c - 'A' + 10;
+      else
+        break;
+      value = value * (hex ? 16u : 10u) + static_cast<std::uint32_t>(d);
+      ++j;
+    }
+    if (j == digits_start || j >= body.size() || body[j] != ';')
+      return malformed("a malformed character reference at " + position(body, i));
+    if (!xml_char(value))
+      return malformed("a character reference to a character XML does not allow, at " + position(body, i));
+    end = j + 1;
+    return std::nullopt;
+  }
+  while (j < body.size() && is_name_char(body[j])) ++j;
+  const std::string_view name = body.substr(i + 1, j - i - 1);
+  if (j < body.size() && body[j] == ';' &&
+      (name == "lt" || name == "gt" || name == "amp" || name == "quot" || name == "apos")) {
+    end = j + 1;
+    return std::nullopt;
+  }
+  return malformed("an undeclared entity reference at " + position(body, i));
+}
+
+// A lexer over the markup, just enough to know what each '<' and '&' means: text, tags with
+// quoted attribute values, comments, CDATA sections, processing instructions. It refuses any DTD
+// (so no entity can be declared, expanded or fetched), entity references other than the five
+// predefined ones, and character references to characters XML does not allow. Well-formedness
+// beyond that is the parser's job.
+std::optional<Problem> scan_markup(std::string_view body) {
+  const std::size_t n = body.size();
+  std::size_t next_lt = body.find('<'), next_amp = body.find('&');
+  std::size_t i = body.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;  // a UTF-8 BOM is not text
+  // Outside the root element only whitespace, comments and processing instructions may stand,
+  // and only one root element: pugixml would silently accept (or drop) anything else.
+  std::size_t depth = 0;
+  bool root_done = false;
+  auto outside_text_ok = [&](std::size_t from, std::size_t to) {
+    for (std::size_t k = from; k < to; ++k) {
+      const char c = body[k];
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+    }
+    return true;
+  };
+  while (true) {
+    if (next_lt != std::string_view::npos && next_lt < i) next_lt = body.find('<', i);
+    if (next_amp != std::string_view::npos && next_amp < i) next_amp = body.find('&', i);
+    if (depth == 0 && !outside_text_ok(i, std::min(std::min(next_lt, next_amp), n)))
+      return malformed("text outside the root element, at " + position(body, i));
+    if (next_amp < next_lt) {  // a reference in text
+      std::size_t end;
+      if (auto p = check_reference(body, next_amp, end)) return p;
+      i = end;
+      continue;
+    }
+    if (next_lt == std::string_view::npos) return std::nullopt;
+    i = next_lt;
+    const std::string_view at = body.substr(i);
+    std::string_view close;
+    const char kind = at.size() > 1 ? at[1] : '\0';  // most are tags: one comparison decides
+    if (kind != '!' && kind != '?') {
+      // a start or end tag: below
+    } else if (at.substr(0, 4) == "<!--") {
+      close = "-->";
+    } else if (at.substr(0, 9) == "<![CDATA[") {
+      if (depth == 0) return malformed("text outside the root element, at " + position(body, i));
+      close = "]]>";
+    } else if (at.substr(0, 2) == "<?") {
+      close = "?>";
+    } else if (at.substr(0, 9) == "<!DOCTYPE") {
+      return malformed("a DTD (<!DOCTYPE>) is not allowed, at " + position(body, i));
+    } else if (at.substr(0, 2) == "<!") {
+      return malformed("a markup declaration is not allowed, at " + position(body, i));
+    }
+    if (!close.empty()) {
+      const auto end = body.find(close, i + 2);
+      if (end == std::string_view::npos) return std::nullopt;  // unterminated: the parser says where
+      i = end + close.size();
+      continue;
+    }
+    // A start or end tag: to its '>', with references checked inside quoted attribute values.
+    const bool end_tag = kind == '/';
+    if (!end_tag && depth == 0 && root_done) return malformed("a second root element, at " + position(body, i));
+    // Jumps with memchr: to the tag's '>' unless a quote comes first; through each quoted value
+    // to its closing quote, checking the value for '<' and references.
+    ++i;
+    const char* base = body.data();
+    auto find = [&](char c, std::size_t from, std::size_t to) -> std::size_t {
+      const void* p = from < to ? std::memchr(base + from, c, to - from) : nullptr;
+      return p ? static_cast<std::size_t>(static_cast<const char*>(p) - base) : to;
+    };
+    while (i < n) {
+      const std::size_t gt = find('>', i, n);
+      const std::size_t q = std::min(find('"', i, gt), find('\'', i, gt));
+      if (q == gt) {
+        i = gt;
+        break;
+      }
+      const std::size_t q2 = find(body[q], q + 1, n);
+      if (q2 == n) {
+        i = n;
+        break;
+      }
+      if (const std::size_t lt = find('<', q + 1, q2); lt != q2)
+        return malformed("a '<' inside an attribute value, at " + position(body, lt));
+      for (std::size_t amp = find('&', q + 1, q2); amp != q2; amp = find('&', amp + 1, q2)) {
+        std::size_t end;
+        if (auto p = check_reference(body, amp, end)) return p;
+      }
+      i = q2 + 1;
+    }
+    if (i >= n) return std::nullopt;  // unterminated tag: the parser says where
+    if (end_tag) {
+      if (depth > 0 && --depth == 0) root_done = true;
+    } else if (body[i - 1] == '/') {
+      if (depth == 0) root_done = true;  // <root/>
+    } else {
+      ++depth;
+    }
+    ++i;
+  }
 }
 
 // Checks before any parser sees the bytes.
@@ -86,40 +252,9 @@ std::optional<Problem> precheck(std::string_view body, const mapping::ParseLimit
       }
     }
   }
-  // No DTD, and (without a DTD) no entity but the five predefined ones and character references.
-  // Markup declarations ("<!") and '&' are rare, so both are found with memchr-speed scans; text
-  // inside comments and CDATA sections is not markup and is skipped.
-  std::vector<std::pair<std::size_t, std::size_t>> skip;  // [start, end) of comments and CDATA
-  for (std::size_t i = body.find("<!"); i != std::string_view::npos; i = body.find("<!", i + 2)) {
-    if (body.compare(i, 9, "<!DOCTYPE") == 0)
-      return malformed("a DTD (<!DOCTYPE>) is not allowed, at " + position(body, i));
-    std::string_view close;
-    if (body.compare(i, 4, "<!--") == 0)
-      close = "-->";
-    else if (body.compare(i, 9, "<![CDATA[") == 0)
-      close = "]]>";
-    if (close.empty()) continue;  // anything else is not well-formed: the parser says so
-    const auto end = body.find(close, i + 4);
-    if (end == std::string_view::npos) break;  // unterminated: the parser reports it
-    skip.emplace_back(i, end + close.size());
-    i = end;
-  }
-  std::size_t next_skip = 0;
-  for (std::size_t i = body.find('&'); i != std::string_view::npos; i = body.find('&', i + 1)) {
-    while (next_skip < skip.size() && skip[next_skip].second <= i) ++next_skip;
-    if (next_skip < skip.size() && skip[next_skip].first <= i) {
-      i = skip[next_skip].second - 1;
-      continue;
-    }
-    std::size_t j = i + 1;
-    if (j < body.size() && body[j] == '#') continue;  // character reference: the parser checks it
-    while (j < body.size() && is_name_char(body[j])) ++j;
-    const std::string_view name = body.substr(i + 1, j - i - 1);
-    if (j < body.size() && body[j] == ';' &&
-        (name == "lt" || name == "gt" || name == "amp" || name == "quot" || name == "apos"))
-      continue;
-    return malformed("an undeclared entity reference at " + position(body, i));
-  }
+  if (auto c = find_control_char(body))
+    return malformed("a control character XML does not allow, at " + position(body, *c));
+  return scan_markup(body);
   return std::nullopt;
 }
 
@@ -292,42 +427,55 @@ class ChildPath final : public CompiledPath {
 
 void ignore_generic_error(void*, const char*, ...) {}
 
-// Rewrites a libxml2 message so that it quotes no value from the message: values can be
-// personal data. Element, attribute and type names are kept.
+// A reason for a libxml2 schema error that quotes no value from the message (values can be
+// personal data, and a value can contain quotes, so no redaction by quote-pairing is safe).
+// Errors about structure name only elements and attributes, and keep libxml2's words; errors
+// about a value are rewritten from the facet that failed.
 std::string safe_libxml_message(std::string msg) {
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  std::string out;
-  for (std::size_t i = 0; i < msg.size(); ++i) {
-    if (msg[i] != '\'') {
-      out.push_back(msg[i]);
-      continue;
+  // libxml2 starts with "Element '{uri}Name': " or "Element '{uri}Name', attribute 'a': ".
+  std::string subject;
+  std::string rest = msg;
+  if (rest.rfind("Element '", 0) == 0) {
+    const auto close = rest.find("': ");
+    const auto attr = rest.find("', attribute '");
+    std::size_t end = close;
+    if (attr != std::string::npos && attr < close) end = rest.find("': ", attr + 14);
+    if (end != std::string::npos) {
+      subject = rest.substr(0, end + 1);
+      rest = rest.substr(end + 3);
     }
-    const auto end = msg.find('\'', i + 1);
-    if (end == std::string::npos) {
-      out.append(msg, i, std::string::npos);
-      break;
-    }
-    std::size_t w = out.size();
-    while (w > 0 && out[w - 1] == ' ') --w;
-    std::size_t ws = w;
-    while (ws > 0 && out[ws - 1] != ' ' && out[ws - 1] != '[') --ws;
-    const std::string word = out.substr(ws, w - ws);
-    const bool keep = word == "Element" || word == "element" || word == "attribute" || word == "type" ||
-                      word == "facet" || word == "pattern" || word == "Attribute";
-    if (keep) {
-      std::string quoted = msg.substr(i, end - i + 1);
-      // '{urn:x}Name' -> 'Name': the namespace is the agency's own, and long.
-      if (quoted.size() > 2 && quoted[1] == '{') {
-        const auto close = quoted.find('}');
-        if (close != std::string::npos) quoted = "'" + quoted.substr(close + 1);
-      }
-      out += quoted;
-    } else {
-      out += "(value)";
-    }
-    i = end;
   }
-  return out;
+  // Drop the namespace from '{urn:x}Name' in what is kept.
+  auto strip_ns = [](std::string t) {
+    for (std::size_t o; (o = t.find("'{")) != std::string::npos;) {
+      const auto c = t.find('}', o);
+      if (c == std::string::npos) break;
+      t.erase(o + 1, c - o);
+    }
+    for (std::size_t o; (o = t.find(" {")) != std::string::npos;) {
+      const auto c = t.find('}', o);
+      if (c == std::string::npos) break;
+      t.erase(o + 1, c - o);
+    }
+    return t;
+  };
+  const bool structural = rest.rfind("This element is not expected", 0) == 0 ||
+                          rest.rfind("Missing child element", 0) == 0 || rest.rfind("The attribute '", 0) == 0 ||
+                          rest.rfind("No matching global", 0) == 0 ||
+                          rest.rfind("Character content other than whitespace is not allowed", 0) == 0 ||
+                          rest.rfind("Element content is not allowed", 0) == 0;
+  if (structural) return strip_ns(subject.empty() ? rest : subject + ": " + rest);
+  std::string reason = "has a value the agency's schema does not allow";
+  if (rest.rfind("[facet '", 0) == 0) {
+    const auto end = rest.find("']");
+    const std::string facet = end == std::string::npos ? "" : rest.substr(8, end - 8);
+    if (!facet.empty() && std::all_of(facet.begin(), facet.end(), [](unsigned char c) { return std::isalpha(c); }))
+      reason = "has a value that fails the schema's " + facet + " rule";
+  } else if (rest.find("is not a valid value of the") != std::string::npos) {
+    reason = "has a value that is not valid for its type in the agency's schema";
+  }
+  return strip_ns(subject.empty() ? reason : subject + ": " + reason);
 }
 
 // "/ThongBaoKetQua/NguoiNop/SoCCCD": local names from the validated element down, with [n] where
@@ -474,7 +622,16 @@ class XmlFormat final : public mapping::Format {
       return malformed(std::string("not well-formed XML at ") + position(body, static_cast<std::size_t>(r.offset)) +
                        ": " + r.description());
     }
-    if (!doc->doc.document_element()) return malformed("the message has no root element");
+    // pugixml is lenient where XML is not: exactly one root element, no text around it.
+    int roots = 0;
+    for (pugi::xml_node c = doc->doc.first_child(); c; c = c.next_sibling()) {
+      if (c.type() == pugi::node_element)
+        ++roots;
+      else if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata)
+        return malformed("text outside the root element");
+    }
+    if (roots == 0) return malformed("the message has no root element");
+    if (roots > 1) return malformed("the message has more than one root element");
     if (auto p = canonicalise(doc->doc, limits.max_depth)) return *p;
     if (soap_) {
       if (auto p = unwrap_soap(doc->doc)) return *p;
@@ -587,7 +744,7 @@ class XmlFormat final : public mapping::Format {
         if (it->prefix == prefix) return &it->uri;
       return nullptr;
     };
-    std::vector<std::string> unknown_prefixes;  // "-ns0", "-ns1", ... in step with `unknown`
+    std::deque<std::string> unknown_prefixes;  // "-ns0", "-ns1", ... in step with `unknown` (stable)
     // The canonical prefix for a namespace URI: "" for none, the mapping's, or a private one.
     auto canonical_prefix = [&](const std::string& uri) -> std::string_view {
       if (uri.empty()) return {};
@@ -656,6 +813,14 @@ class XmlFormat final : public mapping::Format {
           name_buf += an.substr(ac + 1);
           a.set_name(name_buf.c_str());
         }
+      }
+      // Each attribute once per element (by expanded name, now that prefixes are canonical).
+      std::size_t attributes = 0;
+      for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
+        if (++attributes > kMaxAttributes)
+          return malformed("an element has more than " + std::to_string(kMaxAttributes) + " attributes");
+        for (pugi::xml_attribute b = a.next_attribute(); b; b = b.next_attribute())
+          if (std::strcmp(a.name(), b.name()) == 0) return malformed("an element has the same attribute twice");
       }
       // Children in reverse so that the first child is processed first.
       for (pugi::xml_node c = node.last_child(); c; c = c.previous_sibling()) {
@@ -727,6 +892,10 @@ class XmlAdapter final : public mapping::AdapterKind {
           !std::all_of(prefix.begin(), prefix.end(), [](char c) { return is_name_char(c); }))
         return make_error("'" + prefix + "' is not a valid namespace prefix");
       if (uri.empty()) return make_error("the namespace URI for '" + prefix + "' is empty");
+      for (const auto& [other, other_uri] : spec.namespaces)
+        if (other != prefix && other_uri == uri)
+          return make_error("the prefixes '" + other + "' and '" + prefix +
+                            "' name the same namespace: matching is by URI, so use one prefix");
     }
     std::unique_ptr<Xsd> xsd;
     if (!spec.schema.empty()) {

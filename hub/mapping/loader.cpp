@@ -389,6 +389,8 @@ Condition Loader::load_condition(const YAML::Node& n) {
 
 std::vector<Condition> Loader::load_when(const YAML::Node& n) {
   std::vector<Condition> out;
+  if (n.IsSequence() && n.size() == 0)
+    fail(n, "when must not be an empty list (leave it out on the last type for a catch-all)");
   if (n.IsSequence()) {
     for (const auto& c : n) out.push_back(load_condition(c));
   } else {
@@ -476,6 +478,9 @@ void Loader::load_callback(const YAML::Node& n) {
   }
   if (cb.source_format == SourceFormat::xml) {
     cb.root = required_scalar(n, "root", "callback (xml)");
+    if (cb.root.find('/') != std::string::npos || cb.root.front() == '@')
+      fail(n["root"], "callback.root is one element name");
+    if (auto ok = cb.format->check_output_path(cb.root); !ok) fail(n["root"], "callback.root: " + ok.error().message);
   } else if (n["root"]) {
     fail(n["root"], "callback.root is for xml callbacks only");
   }

@@ -173,7 +173,8 @@ class Evaluator {
               }
               piece = as_text(pv);
             }
-            if (!piece) continue;  // a part without a value is skipped, with its separator
+            // A part without a value, or with blank text, is skipped with its separator.
+            if (!piece || text::is_blank(*piece)) continue;
             any = true;
           }
           if (!out.empty() && !r.source.separator.empty() && !piece->empty()) out += r.source.separator;
@@ -211,11 +212,17 @@ class Evaluator {
 
   bool holds(const Condition& c, NodeRef ctx) const {
     const NodeRef n = c.path->first(doc_, ctx);
+    // Something exists when it is there and is not a JSON null.
+    const auto present = [&] {
+      if (!n) return false;
+      auto v = doc_.value(n);
+      return !v || has_value(*v);  // a structure (an error as a value) is there too
+    };
     switch (c.op) {
       case Condition::Op::exists:
-        return static_cast<bool>(n);
+        return present();
       case Condition::Op::absent:
-        return !n;
+        return !present();
       default:
         break;
     }
@@ -446,7 +453,8 @@ class Evaluator {
   }
 
   // Agency fields from the mapping, then whole-dossier validation.
-  void finish(Dossier& d, DossierKind kind, const std::string& prefix, FieldErrors& errors) const {
+  // `before` is how many errors other dossiers of the message had: this one's are those after it.
+  void finish(Dossier& d, DossierKind kind, const std::string& prefix, FieldErrors& errors, std::size_t before) const {
     d.kind = kind;
     d.agency.id = m_.agency_id;
     d.source.format = m_.source_format;
@@ -468,7 +476,7 @@ class Evaluator {
     if (d.agency.name.empty()) d.agency.name = m_.agency_name;
     if (d.recipient && d.recipient->full_name.empty())
       errors.add(prefix + "/recipient/full_name", "is required when any recipient field is given");
-    if (!errors.empty()) return;  // validation would repeat what is already reported
+    if (errors.errors.size() != before) return;  // validation would repeat what is already reported
     // Text fields were trimmed and normalised by text_of(); only their meaning is left to check.
     for (auto& e : validate(d, TextChecks::trusted).errors) errors.add(prefix + e.path, std::move(e.reason));
   }
@@ -549,7 +557,7 @@ boost::system::result<Mapping::Translation, Problem> Mapping::translate(std::str
   if (!type->records) {
     Dossier d;
     ev.apply(type->rules, root, d, "", errors, nullptr);
-    ev.finish(d, type->kind, "", errors);
+    ev.finish(d, type->kind, "", errors, 0);
     if (!errors.empty()) return problem;
     out.dossiers.push_back(std::move(d));
     return out;
@@ -580,7 +588,7 @@ boost::system::result<Mapping::Translation, Problem> Mapping::translate(std::str
     // Items shared by every record are read from the root, unless the record has its own.
     if (type->rules.items && !record_items) ev.apply_items(*type->rules.items, root, d, prefix, errors);
     ev.apply(type->records->rules, records[i], d, prefix, errors, nullptr);
-    if (errors.errors.size() == before) ev.finish(d, type->kind, prefix, errors);
+    ev.finish(d, type->kind, prefix, errors, before);
     out.dossiers.push_back(std::move(d));
   }
   if (!errors.empty()) return problem;

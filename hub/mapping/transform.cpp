@@ -108,9 +108,11 @@ R phone(const Value& in) {
   } else {
     return make_error("is not a Vietnamese phone number");
   }
-  // Mobiles have 9 significant digits, landlines 10 (area code 2x + 8 digits).
-  if (national.size() < 9 || national.size() > 10 || national[0] == '0')
-    return make_error("is not a Vietnamese phone number");
+  // Mobiles: 9 significant digits starting 3, 5, 7, 8 or 9 (since the 2018 renumbering).
+  // Landlines: 10, an area code 2x then 8 digits.
+  const bool mobile = national.size() == 9 && std::string_view("35789").find(national[0]) != std::string_view::npos;
+  const bool landline = national.size() == 10 && national[0] == '2';
+  if (!mobile && !landline) return make_error("is not a Vietnamese phone number");
   return Value("+84" + national);
 }
 

@@ -182,12 +182,15 @@ TEST_CASE("json: broken UTF-8 is refused", "[json][hostile]") {
   SECTION("an escaped lone low surrogate") {
     m.name = R"("Nguy\udc00n")";
   }
+  // Raw bytes are caught before parsing ("not valid UTF-8 at byte N"), escaped surrogates by the
+  // parser ("not well-formed JSON at byte N"): both say where.
   const Problem p = problem_of(json_mapping(), m.json());
-  DH_CHECK_PROBLEM(p, ProblemType::malformed_message, "", "not well-formed JSON at byte");
+  DH_CHECK_PROBLEM(p, ProblemType::malformed_message, "", " at byte ");
 }
 
 TEST_CASE("json: a UTF-16 body is refused", "[json][hostile]") {
   std::string body;
+  std::string reason = "UTF-16 is not supported";
   SECTION("little-endian BOM") {
     body = std::string("\xFF\xFE{\0}\0", 6);
   }
@@ -196,9 +199,10 @@ TEST_CASE("json: a UTF-16 body is refused", "[json][hostile]") {
   }
   SECTION("no BOM") {
     body = std::string("{\0}\0", 4);
+    reason = "not well-formed JSON at byte";
   }
   const Problem p = problem_of(json_mapping(), body);
-  DH_CHECK_PROBLEM(p, ProblemType::malformed_message, "", "not well-formed JSON at byte");
+  DH_CHECK_PROBLEM(p, ProblemType::malformed_message, "", reason);
 }
 
 TEST_CASE("json: a NUL character is refused, naming where it is", "[json][hostile]") {
@@ -660,9 +664,9 @@ TEST_CASE("json schema: a missing or broken schema is a load error", "[json][sch
   }
 }
 
-// ---------------------------------------------------------------- bugs found by these tests
+// ---------------------------------------------------------------- regressions: bugs these tests found, now fixed
 
-TEST_CASE("BUG json: a NUL in a key is reported at the previous key's path", "[json][hostile][!shouldfail][bug]") {
+TEST_CASE("json: a NUL in a key is reported at that key's path", "[json][hostile][regression]") {
   // StrictHandler::on_key fails before it records the new key, so where() names the key before it:
   // the error below says /data/ok, a key that is fine.
   const Problem p = problem_of(json_mapping(), R"({"data": {"ok": 1, "a\u0000b": 2}})");

@@ -415,18 +415,16 @@ TEST_CASE("loader: the file name must be a valid agency id", "[loader]") {
   CHECK(load_yaml(kGood, "/tmp/x/0-hcm-2.yaml").agency_id() == "0-hcm-2");
 }
 
-// ---------------------------------------------------------------- bugs found by these tests
+// ---------------------------------------------------------------- regressions: bugs these tests found, now fixed
 
-TEST_CASE("BUG loader: an empty 'when' list makes a non-last message type a silent catch-all",
-          "[loader][!shouldfail][bug]") {
+TEST_CASE("loader: an empty 'when' list is refused", "[loader][regression]") {
   // `when: []` loads as "no conditions", which always holds: the types after it can never match.
   // Leaving `when` out is refused for exactly this reason (load_message); an empty list is not.
   const std::string e = load_error(with("when: { path: /kq:KetQua, exists: true }", "when: []"));
   CHECK(e != "(loaded)");
 }
 
-TEST_CASE("BUG loader: callback.root is not checked: an undeclared prefix or a non-name loads",
-          "[loader][callback][!shouldfail][bug]") {
+TEST_CASE("loader: callback.root must be an element name with a declared prefix", "[loader][callback][regression]") {
   // Output paths go through check_output_path; the root does not, so the rendered body is not
   // namespace-well-formed (<zz:CapNhat> with no xmlns:zz) or not XML at all.
   CHECK(load_error(with("root: kq:CapNhat", "root: zz:CapNhat")) != "(loaded)");

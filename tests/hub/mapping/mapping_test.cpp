@@ -443,7 +443,8 @@ TEST_CASE("rules: concat skips parts without a value, with their separator", "[m
   }
 }
 
-TEST_CASE("BUG concat: a whitespace-only part is not skipped (JSON)", "[mapping][rules][concat][!shouldfail][bug]") {
+TEST_CASE("concat: a whitespace-only part is skipped with its separator (JSON)",
+          "[mapping][rules][concat][regression]") {
   // docs: "A value that is empty or whitespace only counts as no value" and "parts without a value
   // are skipped". evaluate() skips only parts whose read gave no value; "   " is a value, so the
   // line becomes "12,    , Bến Nghé". (XML hides this: pugixml drops whitespace-only text.)
@@ -833,10 +834,10 @@ callback:
   CHECK(json::parse(out->body) == json::parse(R"({"ma": "000.00.12.H29-250115-0042", "trangThai": "delivered"})"));
 }
 
-// ---------------------------------------------------------------- bugs found by these tests
+// ---------------------------------------------------------------- regressions: bugs these tests found, now fixed
 
-TEST_CASE("BUG batch: once one record fails, later records' dossier validation errors are dropped",
-          "[mapping][batch][!shouldfail][bug]") {
+TEST_CASE("batch: every record's validation errors are reported, not only the first failing record's",
+          "[mapping][batch][regression]") {
   // Evaluator::finish returns early when `errors` is not empty ("validation would repeat what is
   // already reported"), but in a batch `errors` also holds the earlier records' errors. Record 1's
   // bad ward code is never reported, against "every failing field is reported".
@@ -847,7 +848,7 @@ TEST_CASE("BUG batch: once one record fails, later records' dossier validation e
   CHECK(error_at(p, "/records/1/delivery_address/ward_code") != nullptr);
 }
 
-TEST_CASE("BUG items: an each that points at null makes one phantom item", "[mapping][items][!shouldfail][bug]") {
+TEST_CASE("items: an each that points at null gives no items", "[mapping][items][regression]") {
   // docs: "null anywhere along a JSON path gives no value" and "an each that matches nothing gives no
   // items". Pointer::all() pushes any non-array value as one element, null included, so
   // {"giayTo": null} gives an item with no name: "/items/0/name: is required".
