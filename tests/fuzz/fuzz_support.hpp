@@ -15,7 +15,8 @@ namespace dh::fuzz {
 inline std::vector<mapping::Mapping> load_mappings(std::initializer_list<const char*> agencies) {
   std::vector<mapping::Mapping> v;
   for (const char* agency : agencies)
-    v.push_back(mapping::Mapping::load(std::string(DH_SOURCE_DIR "/mappings/") + agency + ".yaml", adapters::builtin()));
+    v.push_back(
+        mapping::Mapping::load(std::string(DH_SOURCE_DIR "/mappings/") + agency + ".yaml", adapters::builtin()));
   return v;
 }
 
