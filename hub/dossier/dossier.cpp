@@ -107,6 +107,8 @@ class Checker {
     code(path + "/ward_code", a.ward_code, 5, "GSO ward");
     code(path + "/district_code", a.district_code, 3, "GSO district");
     code(path + "/province_code", a.province_code, 2, "GSO province");
+    code(path + "/current_ward_code", a.current_ward_code, 5, "GSO ward");
+    opt_text(path + "/current_ward_name", a.current_ward_name);
   }
   FieldErrors take() { return std::move(errors_); }
   FieldErrors& errors() { return errors_; }
@@ -169,7 +171,7 @@ json::object person_json(const Person& p) {
   return o;
 }
 
-json::object address_json(const Address& a) {
+json::object address_json(const Address& a, HubFields hub) {
   json::object o;
   put(o, "line", a.line);
   put(o, "ward_code", a.ward_code);
@@ -178,6 +180,10 @@ json::object address_json(const Address& a) {
   put(o, "district_name", a.district_name);
   put(o, "province_code", a.province_code);
   put(o, "province_name", a.province_name);
+  if (hub == HubFields::include) {
+    put(o, "current_ward_code", a.current_ward_code);
+    put(o, "current_ward_name", a.current_ward_name);
+  }
   return o;
 }
 
@@ -197,8 +203,8 @@ json::object to_json(const Dossier& d, HubFields hub) {
   }
   o.emplace("applicant", person_json(d.applicant));
   if (d.recipient) o.emplace("recipient", person_json(*d.recipient));
-  if (d.delivery_address) o.emplace("delivery_address", address_json(*d.delivery_address));
-  if (d.pickup_address) o.emplace("pickup_address", address_json(*d.pickup_address));
+  if (d.delivery_address) o.emplace("delivery_address", address_json(*d.delivery_address, hub));
+  if (d.pickup_address) o.emplace("pickup_address", address_json(*d.pickup_address, hub));
   if (!d.items.empty()) {
     json::array items;
     items.reserve(d.items.size());
@@ -347,6 +353,8 @@ std::optional<Address> read_address(const json::value& v, const std::string& pat
   a.district_name = r.string("district_name", false);
   a.province_code = r.string("province_code", false);
   a.province_name = r.string("province_name", false);
+  a.current_ward_code = r.string("current_ward_code", false);
+  a.current_ward_name = r.string("current_ward_name", false);
   r.finish();
   return a;
 }

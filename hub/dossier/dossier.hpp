@@ -59,6 +59,10 @@ struct Address {
   std::optional<std::string> district_name;
   std::optional<std::string> province_code;
   std::optional<std::string> province_name;
+  // Added by the hub's router when the address carries a pre-2025 ward code that merged whole
+  // into one current ward: the codes given above are kept as they were.
+  std::optional<std::string> current_ward_code;
+  std::optional<std::string> current_ward_name;
   [[nodiscard]] bool empty() const noexcept;
   friend bool operator==(const Address&, const Address&) = default;
 };

@@ -24,10 +24,11 @@ Dossier sample_dossier() {
   d.dossier_code = "000.00.12.H29-250115-0042";
   d.procedure = Procedure{"1.001234.000.00.00.H29", "Cấp Phiếu lý lịch tư pháp"};
   d.applicant = {"Nguyễn Thị Mai", "079301004512", "+84903123456", "mai.nguyen@example.vn"};
-  d.delivery_address =
-      Address{"12 Nguyễn Huệ", "26740", "Phường Bến Nghé", "760", "Quận 1", "79", "Thành phố Hồ Chí Minh"};
-  d.pickup_address = Address{"141-143 Pasteur", "26743", "Phường Bến Thành",     std::nullopt,
-                             std::nullopt,      "79",    "Thành phố Hồ Chí Minh"};
+  d.delivery_address = Address{"12 Nguyễn Huệ",         "26740",      "Phường Bến Nghé", "760", "Quận 1", "79",
+                               "Thành phố Hồ Chí Minh", std::nullopt, std::nullopt};
+  d.pickup_address =
+      Address{"141-143 Pasteur",       "26743",      "Phường Bến Thành", std::nullopt, std::nullopt, "79",
+              "Thành phố Hồ Chí Minh", std::nullopt, std::nullopt};
   d.items = {{"Phiếu lý lịch tư pháp số 1", 2, true}};
   d.fees = {25'000, PostagePayer::recipient};
   d.dates.ready_at = Timestamp::from_civil(2025, 1, 15, 8, 30, 0, 0, kVietnamOffsetMinutes);
