@@ -13,3 +13,4 @@ target_include_directories(valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR})
 # The build links the compiled Boost libraries; keep Boost from auto-linking or pulling in
 # deprecated headers.
 add_compile_definitions(BOOST_ALL_NO_LIB BOOST_JSON_NO_LIB)
+find_package(Threads REQUIRED)

@@ -1,0 +1,245 @@
+#include "hub/config/hub_config.hpp"
+
+#include "hub/common/distinguished_name.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+namespace dh::config {
+namespace fs = std::filesystem;
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view t) {
+  std::size_t i = 0;
+  while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+  if (i == 0) return std::nullopt;
+  long long v = 0;
+  std::from_chars(t.data(), t.data() + i, v);
+  const std::string_view unit = t.substr(i);
+  if (unit == "ms") return std::chrono::milliseconds(v);
+  if (unit == "s") return std::chrono::seconds(v);
+  if (unit == "m") return std::chrono::minutes(v);
+  if (unit == "h") return std::chrono::hours(v);
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr std::string_view kLanguage = "dossier-hub/config/v1";
+
+class Reader {
+ public:
+  explicit Reader(fs::path file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& msg) const {
+    std::ostringstream os;
+    os << file_.string();
+    if (n && !n.Mark().is_null()) os << ':' << n.Mark().line + 1 << ':' << n.Mark().column + 1;
+    os << ": " << msg;
+    throw ConfigError(os.str());
+  }
+  void keys(const YAML::Node& n, std::string_view what, std::initializer_list<std::string_view> allowed) const {
+    if (!n.IsMap()) fail(n, std::string(what) + " must be a map");
+    std::set<std::string> seen;
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar();
+      if (!seen.insert(k).second) fail(kv.first, "duplicate key '" + k + "' in " + std::string(what));
+      bool ok = false;
+      for (auto a : allowed) ok = ok || a == k;
+      if (!ok) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        fail(kv.first, "unknown key '" + k + "' in " + std::string(what) + " (expected one of: " + list + ")");
+      }
+    }
+  }
+  std::string text(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsScalar()) fail(n, std::string(what) + " must be text");
+    return n.Scalar();
+  }
+  fs::path path(const YAML::Node& n, std::string_view what) const {
+    fs::path p = text(n, what);
+    return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
+  }
+  template <class Int>
+  Int number(const YAML::Node& n, std::string_view what, Int lo, Int hi) const {
+    const std::string s = text(n, what);
+    long long v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v < static_cast<long long>(lo) ||
+        v > static_cast<long long>(hi))
+      fail(n, std::string(what) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return static_cast<Int>(v);
+  }
+  double real(const YAML::Node& n, std::string_view what, double lo, double hi) const {
+    double v = 0;
+    try {
+      v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      fail(n, std::string(what) + " must be a number");
+    }
+    if (v < lo || v > hi) fail(n, std::string(what) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return v;
+  }
+  std::chrono::milliseconds duration(const YAML::Node& n, std::string_view what) const {
+    auto d = parse_duration(text(n, what));
+    if (!d || d->count() <= 0) fail(n, std::string(what) + " must be a duration such as 250ms, 10s, 5m");
+    return *d;
+  }
+  std::size_t bytes(const YAML::Node& n, std::string_view what) const {
+    const std::string s = text(n, what);
+    std::size_t mult = 1;
+    std::string digits = s;
+    if (s.size() > 3 && s.substr(s.size() - 3) == "KiB") mult = 1024, digits = s.substr(0, s.size() - 3);
+    else if (s.size() > 3 && s.substr(s.size() - 3) == "MiB") mult = 1024 * 1024, digits = s.substr(0, s.size() - 3);
+    std::size_t v = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || p != digits.data() + digits.size() || v == 0)
+      fail(n, std::string(what) + " must be a size such as 1048576, 64KiB or 4MiB");
+    return v * mult;
+  }
+  Listener listener(const YAML::Node& n, std::string_view what) const {
+    keys(n, what, {"address", "port"});
+    Listener l;
+    if (n["address"]) l.address = text(n["address"], "address");
+    if (n["port"]) l.port = number<std::uint16_t>(n["port"], "port", 0, 65535);
+    return l;
+  }
+  Tls tls(const YAML::Node& n, std::string_view what, bool need_ca) const {
+    keys(n, what, {"certificate", "private_key", "ca"});
+    Tls t;
+    for (auto [key, out] : {std::pair{"certificate", &t.certificate}, std::pair{"private_key", &t.private_key},
+                            std::pair{"ca", &t.client_ca}}) {
+      if (!n[key]) {
+        if (std::string_view(key) == "ca" && !need_ca) continue;
+        fail(n, std::string(what) + " needs '" + key + "'");
+      }
+      *out = path(n[key], key);
+      if (!fs::exists(*out)) fail(n[key], out->string() + " does not exist (make development certificates with certs/make-dev-certs.sh)");
+    }
+    return t;
+  }
+
+ private:
+  fs::path file_;
+};
+
+}  // namespace
+
+HubConfig HubConfig::load(const fs::path& file) {
+  HubConfig c;
+  c.file = file;
+  Reader r(file);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(file.string() + ": cannot read the file");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                      ": " + e.msg);
+  }
+  r.keys(root, "the configuration",
+         {"hub", "listen", "tls", "client_tls", "limits", "workers", "store", "mappings", "routes", "postal",
+          "dispatcher", "log"});
+  if (!root["hub"] || r.text(root["hub"], "hub") != kLanguage)
+    r.fail(root["hub"] ? root["hub"] : root, "the configuration starts with 'hub: " + std::string(kLanguage) + "'");
+  if (const auto l = root["listen"]) {
+    r.keys(l, "listen", {"agencies", "admin"});
+    if (l["agencies"]) c.agencies = r.listener(l["agencies"], "listen.agencies");
+    if (l["admin"]) c.admin = r.listener(l["admin"], "listen.admin");
+  }
+  if (!root["tls"]) r.fail(root, "the configuration needs 'tls' (the hub's certificate, key and the partners' CA)");
+  c.tls = r.tls(root["tls"], "tls", true);
+  if (!root["client_tls"]) r.fail(root, "the configuration needs 'client_tls' (the hub's client certificate)");
+  c.client_tls = r.tls(root["client_tls"], "client_tls", true);
+  if (const auto l = root["limits"]) {
+    r.keys(l, "limits",
+           {"max_body_bytes", "max_header_bytes", "handshake_timeout", "read_timeout", "idle_timeout",
+            "max_connections", "agency_rate", "agency_burst"});
+    if (l["max_body_bytes"]) c.limits.max_body_bytes = r.bytes(l["max_body_bytes"], "max_body_bytes");
+    if (l["max_header_bytes"]) c.limits.max_header_bytes = r.bytes(l["max_header_bytes"], "max_header_bytes");
+    if (l["handshake_timeout"]) c.limits.handshake_timeout = r.duration(l["handshake_timeout"], "handshake_timeout");
+    if (l["read_timeout"]) c.limits.read_timeout = r.duration(l["read_timeout"], "read_timeout");
+    if (l["idle_timeout"]) c.limits.idle_timeout = r.duration(l["idle_timeout"], "idle_timeout");
+    if (l["max_connections"]) c.limits.max_connections = r.number<std::size_t>(l["max_connections"], "max_connections", 1, 100000);
+    if (l["agency_rate"]) c.limits.agency_rate = r.real(l["agency_rate"], "agency_rate", 0.1, 1e6);
+    if (l["agency_burst"]) c.limits.agency_burst = r.real(l["agency_burst"], "agency_burst", 1, 1e7);
+  }
+  if (root["workers"]) c.workers = r.number<unsigned>(root["workers"], "workers", 1, 256);
+  if (const auto s = root["store"]) {
+    r.keys(s, "store", {"kind", "file", "batch"});
+    if (s["kind"] && r.text(s["kind"], "store.kind") != "sqlite")
+      r.fail(s["kind"], "store.kind: this build has the embedded store only: sqlite");
+    if (s["file"]) c.store_file = r.path(s["file"], "store.file");
+    if (s["batch"]) c.store_batch = r.number<std::size_t>(s["batch"], "store.batch", 1, 10000);
+  }
+  if (root["mappings"]) c.mappings = r.path(root["mappings"], "mappings");
+  else c.mappings = (file.parent_path() / c.mappings).lexically_normal();
+  if (root["routes"]) c.routes = r.path(root["routes"], "routes");
+  else c.routes = (file.parent_path() / c.routes).lexically_normal();
+  if (!root["postal"]) r.fail(root, "the configuration needs 'postal' (the postal core's identity and endpoints)");
+  {
+    const auto p = root["postal"];
+    r.keys(p, "postal", {"identity", "endpoints"});
+    if (!p["identity"]) r.fail(p, "postal needs 'identity' (the postal core's client certificate)");
+    const auto id = p["identity"];
+    r.keys(id, "postal.identity", {"subject_cn", "san_uri", "san_dns", "issuer"});
+    if (id["subject_cn"]) c.postal_identity.subject_cn = r.text(id["subject_cn"], "subject_cn");
+    if (id["san_uri"]) c.postal_identity.san_uri = r.text(id["san_uri"], "san_uri");
+    if (id["san_dns"]) c.postal_identity.san_dns = r.text(id["san_dns"], "san_dns");
+    if (!id["issuer"]) r.fail(id, "postal.identity needs 'issuer'");
+    c.postal_identity.issuer = r.text(id["issuer"], "issuer");
+    if (!parse_dn(c.postal_identity.issuer)) r.fail(id["issuer"], "postal.identity.issuer is not a distinguished name");
+    if (!c.postal_identity.subject_cn && !c.postal_identity.san_uri && !c.postal_identity.san_dns)
+      r.fail(id, "postal.identity needs at least one of subject_cn, san_uri, san_dns");
+    if (!p["endpoints"] || !p["endpoints"].IsMap() || p["endpoints"].size() == 0)
+      r.fail(p, "postal needs 'endpoints' (name -> url)");
+    for (const auto& kv : p["endpoints"]) {
+      const std::string name = kv.first.Scalar();
+      r.keys(kv.second, "postal.endpoints." + name, {"url", "timeout", "connections"});
+      Endpoint e;
+      if (!kv.second["url"]) r.fail(kv.second, "an endpoint needs 'url'");
+      e.url = r.text(kv.second["url"], "url");
+      if (e.url.rfind("https://", 0) != 0) r.fail(kv.second["url"], "an endpoint url must be https://");
+      if (kv.second["timeout"]) e.timeout = r.duration(kv.second["timeout"], "timeout");
+      if (kv.second["connections"]) e.connections = r.number<std::size_t>(kv.second["connections"], "connections", 1, 1024);
+      c.endpoints.emplace(name, std::move(e));
+    }
+  }
+  if (const auto d = root["dispatcher"]) {
+    r.keys(d, "dispatcher", {"max_attempts", "backoff", "breaker", "poll", "lease", "batch", "concurrency"});
+    if (d["max_attempts"]) c.dispatcher.max_attempts = r.number<int>(d["max_attempts"], "max_attempts", 1, 1000);
+    if (const auto b = d["backoff"]) {
+      r.keys(b, "dispatcher.backoff", {"initial", "max", "multiplier", "jitter"});
+      if (b["initial"]) c.dispatcher.backoff.initial = r.duration(b["initial"], "initial");
+      if (b["max"]) c.dispatcher.backoff.max = r.duration(b["max"], "max");
+      if (b["multiplier"]) c.dispatcher.backoff.multiplier = r.real(b["multiplier"], "multiplier", 1.0, 10.0);
+      if (b["jitter"]) c.dispatcher.backoff.jitter = r.real(b["jitter"], "jitter", 0.0, 1.0);
+    }
+    if (const auto b = d["breaker"]) {
+      r.keys(b, "dispatcher.breaker", {"failures", "open_for"});
+      if (b["failures"]) c.dispatcher.breaker.failures = r.number<int>(b["failures"], "failures", 1, 10000);
+      if (b["open_for"]) c.dispatcher.breaker.open_for = r.duration(b["open_for"], "open_for");
+    }
+    if (d["poll"]) c.dispatcher.poll = r.duration(d["poll"], "poll");
+    if (d["lease"])
+      c.dispatcher.lease = std::chrono::duration_cast<std::chrono::seconds>(r.duration(d["lease"], "lease"));
+    if (d["batch"]) c.dispatcher.batch = r.number<std::size_t>(d["batch"], "batch", 1, 10000);
+    if (d["concurrency"]) c.dispatcher.concurrency = r.number<std::size_t>(d["concurrency"], "concurrency", 1, 10000);
+  }
+  if (const auto l = root["log"]) {
+    r.keys(l, "log", {"level"});
+    if (l["level"]) {
+      c.log_level = r.text(l["level"], "log.level");
+      if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+        r.fail(l["level"], "log.level must be debug, info, warn or error");
+    }
+  }
+  return c;
+}
+
+}  // namespace dh::config

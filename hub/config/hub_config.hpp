@@ -1,0 +1,97 @@
+// The hub's configuration (`dossier-hub serve --config FILE`): listeners, TLS, edge limits, the
+// store, mappings, routes, postal endpoints and the dispatcher. Every key has a default but the
+// few that cannot (certificates); unknown keys are errors; every error names file:line:column.
+// Relative paths are relative to the configuration file. Reference: docs/operations.md.
+#pragma once
+
+#include "hub/mapping/mapping.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace dh::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Listener {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port (tests); the chosen port is logged
+};
+
+struct Tls {
+  std::filesystem::path certificate;  // the hub's server certificate (PEM)
+  std::filesystem::path private_key;
+  std::filesystem::path client_ca;    // CAs that issue partners' client certificates
+};
+
+struct Limits {
+  std::size_t max_body_bytes = 1 << 20;     // 413 beyond
+  std::size_t max_header_bytes = 16 << 10;  // 431 beyond
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds read_timeout{10000};  // whole request, headers and body: slow clients
+  std::chrono::milliseconds idle_timeout{30000};  // keep-alive wait for the next request
+  std::size_t max_connections = 1024;
+  double agency_rate = 200;   // requests per second per agency (token bucket)
+  double agency_burst = 400;  // bucket size
+};
+
+struct Backoff {
+  std::chrono::milliseconds initial{1000};
+  std::chrono::milliseconds max{300000};
+  double multiplier = 2.0;
+  double jitter = 0.2;  // +- this fraction, so retries of many entries spread out
+};
+
+struct Breaker {
+  int failures = 5;                      // consecutive failures that open it
+  std::chrono::milliseconds open_for{30000};  // then one trial request (half-open)
+};
+
+struct Endpoint {
+  std::string url;  // https://host:port (the postal core's base URL)
+  std::chrono::milliseconds timeout{5000};
+  std::size_t connections = 8;  // kept-alive connections to it
+};
+
+struct Dispatcher {
+  int max_attempts = 10;
+  Backoff backoff;
+  Breaker breaker;
+  std::chrono::milliseconds poll{100};  // how often the outbox is looked at when idle
+  std::chrono::seconds lease{60};       // a claimed entry is retried by others after this
+  std::size_t batch = 64;               // entries claimed at once
+  std::size_t concurrency = 64;         // requests in flight
+};
+
+struct HubConfig {
+  std::filesystem::path file;
+  Listener agencies{"127.0.0.1", 8443};  // agencies and the postal core (mTLS)
+  Listener admin{"127.0.0.1", 8444};     // operators (plain HTTP, loopback)
+  Tls tls;
+  Tls client_tls;  // the hub's client certificate towards the postal core and agencies
+  Limits limits;
+  unsigned workers = 2;
+  std::filesystem::path store_file = "dossier-hub.db";
+  std::size_t store_batch = 256;
+  std::filesystem::path mappings = "mappings";
+  std::filesystem::path routes = "mappings/routes.yaml";
+  mapping::Identity postal_identity;     // the postal core's client certificate
+  std::map<std::string, Endpoint, std::less<>> endpoints;  // "postal" -> ...
+  Dispatcher dispatcher;
+  std::string log_level = "info";
+
+  static HubConfig load(const std::filesystem::path& file);  // throws ConfigError
+};
+
+// "10s", "250ms", "5m", "1h" -> milliseconds; nullopt when not a duration.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace dh::config
