@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,11 +56,23 @@ class RouteTable {
  private:
   struct Merge {
     std::vector<std::string> new_wards;  // one: whole merger; several: split
+    std::string district;                // the old ward's district and province (routing a split ward)
+    std::string province;
+  };
+  struct OldDistrict {
+    std::string province;
+    std::string whole_into;  // the current unit the whole district became (Côn Đảo), or empty
   };
   std::map<std::string, Route, std::less<>> wards_, districts_, provinces_;
   Route default_;
   std::map<std::string, Merge, std::less<>> old_wards_;                 // old (pre-2025) ward code -> new ward(s)
   std::map<std::string, std::string, std::less<>> current_ward_names_;  // new ward code -> name
+
+  // The rest of the unit catalogue: what routing falls back on and what makes a code known.
+  std::map<std::string, std::string, std::less<>> current_ward_provinces_;  // new ward code -> province
+  std::map<std::string, OldDistrict, std::less<>> old_districts_;           // old district code -> ...
+  std::set<std::string, std::less<>> current_provinces_;                    // provinces of the current wards
+  std::set<std::string, std::less<>> legacy_provinces_;                     // provinces only before the reform (74, 77)
 };
 
 }  // namespace dh::router
