@@ -1,0 +1,341 @@
+#include "hub/dispatcher/dispatcher.hpp"
+
+#include "hub/connectors/outcome.hpp"
+#include "hub/observability/log.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <exception>
+
+namespace dh::dispatcher {
+
+namespace asio = boost::asio;
+using connectors::Classification;
+using connectors::Outcome;
+constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// Awaits a store write: `start(done)` hands `done` to the store, which calls it once on its writer
+// thread; the result is posted back to the awaiting coroutine's executor (nothing else runs on the
+// writer), and the io_context is kept from running out of work meanwhile.
+template <class T, class Start>
+asio::awaitable<dh::Outcome<T>> await_store(Start start) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(dh::Outcome<T>)>(
+      [start = std::move(start)](auto handler) mutable {
+        auto work = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        start(store::Done<T>([h, work](dh::Outcome<T> r) mutable {
+          asio::post(work, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+        }));
+      },
+      asio::use_awaitable);
+}
+
+Timestamp to_timestamp(std::chrono::system_clock::time_point t) {
+  Timestamp ts;
+  ts.utc = std::chrono::floor<std::chrono::seconds>(t);
+  ts.nanos = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t - ts.utc).count());
+  return ts;
+}
+
+std::string_view kind_name(store::OutboxKind k) {
+  return k == store::OutboxKind::postal_order ? "postal_order" : "agency_callback";
+}
+
+// Logging lives outside the coroutine: GCC 12 miscompiles initializer lists in coroutine frames.
+// Ids, codes and the classifier's safe reason only: bodies hold personal data.
+void log_dispatch(const store::OutboxEntry& entry, const connectors::HttpResult& answer, const Classification& c,
+                  std::string_view action, const std::string& delay_ms) {
+  const std::string attempt = std::to_string(entry.attempts + 1);
+  const std::string status = answer.answered() ? std::to_string(answer.status) : "";
+  const std::string error = answer.error ? std::string(connectors::to_string(*answer.error)) : "";
+  const auto level = c.outcome == Outcome::delivered ? obs::Level::info : obs::Level::warn;
+  obs::Log::write(level, "dispatch",
+                  {{"outbox_id", entry.id},
+                   {"hub_id", entry.hub_id},
+                   {"kind", kind_name(entry.kind)},
+                   {"target", entry.target},
+                   {"attempt", attempt},
+                   {"status", status},
+                   {"error", error},
+                   {"outcome", connectors::to_string(c.outcome)},
+                   {"action", action},
+                   {"delay_ms", delay_ms},
+                   {"reason", c.reason}});
+}
+
+void log_write_failed(const store::OutboxEntry& entry, std::string_view action, const std::string& error) {
+  obs::Log::error("outbox_write_failed", {{"outbox_id", entry.id}, {"action", action}, {"error", error}});
+}
+
+void log_claim_failed(const std::string& error) {
+  obs::Log::error("outbox_claim_failed", {{"error", error}});
+}
+
+void log_breaker(const std::string& target, CircuitBreaker::State from, CircuitBreaker::State to) {
+  obs::Log::warn("breaker", {{"target", target}, {"from", to_string(from)}, {"to", to_string(to)}});
+}
+
+}  // namespace
+
+struct Dispatcher::TargetMetrics {
+  obs::Counter* delivered;
+  obs::Counter* retry;
+  obs::Counter* reject;
+  obs::Counter* dead_letters;
+  obs::Histogram* seconds;
+  obs::Gauge* breaker_open;
+};
+
+Dispatcher::Dispatcher(asio::io_context& io, store::Store& store, connectors::HttpClient& client,
+                       config::Dispatcher settings, obs::Registry& metrics, Clocks clocks, Random random)
+    : strand_(asio::make_strand(io)),
+      store_(store),
+      client_(client),
+      settings_(settings),
+      metrics_(metrics),
+      clocks_(std::move(clocks)),
+      backoff_(settings.backoff, std::move(random)),
+      wake_(strand_),
+      depth_(metrics.gauge("dossier_hub_outbox_depth", "Outbox entries not yet delivered or given up")) {
+  if (!clocks_.system) clocks_.system = std::chrono::system_clock::now;
+  if (!clocks_.steady) clocks_.steady = std::chrono::steady_clock::now;
+  settings_.concurrency = std::max<std::size_t>(1, settings_.concurrency);
+  settings_.batch = std::max<std::size_t>(1, settings_.batch);
+  settings_.max_attempts = std::max(1, settings_.max_attempts);
+}
+
+Dispatcher::~Dispatcher() = default;
+
+void Dispatcher::start() {
+  asio::post(strand_, [this] {
+    if (started_ || stopping_) return;
+    started_ = true;
+    obs::Log::info("dispatcher_started", {{"concurrency", std::to_string(settings_.concurrency)},
+                                          {"max_attempts", std::to_string(settings_.max_attempts)}});
+    asio::co_spawn(strand_, run(), [this](std::exception_ptr e) {
+      loop_done_ = true;
+      if (e) {
+        obs::Log::error("dispatcher_failed", {});
+        std::rethrow_exception(e);  // cannot happen: nothing on this path throws
+      }
+      maybe_stopped();
+    });
+  });
+}
+
+void Dispatcher::stop(std::function<void()> on_stopped) {
+  asio::post(strand_, [this, cb = std::move(on_stopped)]() mutable {
+    stopping_ = true;
+    on_stopped_ = std::move(cb);
+    if (!started_) loop_done_ = true;
+    wake_.cancel();
+    maybe_stopped();
+  });
+}
+
+void Dispatcher::maybe_stopped() {
+  if (!stopping_ || !loop_done_ || in_flight_.load() != 0 || !on_stopped_) return;
+  obs::Log::info("dispatcher_stopped", {});
+  auto cb = std::move(on_stopped_);
+  on_stopped_ = nullptr;
+  cb();
+}
+
+CircuitBreaker::State Dispatcher::breaker_state(std::string_view target) const {
+  std::lock_guard lock(breakers_mutex_);
+  auto it = breakers_.find(target);
+  return it == breakers_.end() ? CircuitBreaker::State::closed : it->second.state();
+}
+
+CircuitBreaker& Dispatcher::breaker(const std::string& target) {
+  std::lock_guard lock(breakers_mutex_);
+  auto it = breakers_.find(target);
+  if (it == breakers_.end()) it = breakers_.emplace(target, CircuitBreaker(settings_.breaker, clocks_.steady)).first;
+  return it->second;
+}
+
+Dispatcher::TargetMetrics& Dispatcher::metrics_for(const std::string& target) {
+  auto it = target_metrics_.find(target);
+  if (it != target_metrics_.end()) return *it->second;
+  auto m = std::make_unique<TargetMetrics>();
+  const char* total_help = "Delivery attempts by target and outcome (delivered, retry, reject)";
+  m->delivered =
+      &metrics_.counter("dossier_hub_dispatch_total", total_help, {{"target", target}, {"outcome", "delivered"}});
+  m->retry = &metrics_.counter("dossier_hub_dispatch_total", total_help, {{"target", target}, {"outcome", "retry"}});
+  m->reject = &metrics_.counter("dossier_hub_dispatch_total", total_help, {{"target", target}, {"outcome", "reject"}});
+  m->dead_letters = &metrics_.counter("dossier_hub_dead_letters_total", "Outbox entries given up (dead letters)",
+                                      {{"target", target}});
+  m->seconds = &metrics_.histogram("dossier_hub_dispatch_seconds", "Time of one delivery attempt, in seconds",
+                                   {{"target", target}});
+  m->breaker_open = &metrics_.gauge("dossier_hub_breaker_open", "1 while the circuit breaker of the target is open",
+                                    {{"target", target}});
+  return *target_metrics_.emplace(target, std::move(m)).first->second;
+}
+
+void Dispatcher::refresh_depth(bool force) {
+  const auto now = clocks_.steady();
+  if (!force && now - depth_at_ < settings_.poll) return;
+  depth_at_ = now;
+  if (auto depth = store_.outbox_depth()) depth_.set(static_cast<double>(*depth));
+}
+
+asio::awaitable<void> Dispatcher::run() {
+  while (!stopping_) {
+    refresh_depth(false);
+    const std::size_t busy = in_flight_.load();
+    if (busy >= settings_.concurrency) {  // a finished request wakes us
+      wake_.expires_after(settings_.poll);
+      co_await wake_.async_wait(nothrow);
+      continue;
+    }
+    const std::size_t room = std::min(settings_.batch, settings_.concurrency - busy);
+    const Timestamp now = to_timestamp(clocks_.system());
+    // Targets whose breaker is not closed are left alone; those due for a trial get one entry
+    // each, claimed on its own below, so that the trial is the only request they see.
+    std::vector<std::string> skip;
+    std::vector<std::string> trials;
+    std::vector<std::string> known;
+    {
+      std::lock_guard lock(breakers_mutex_);
+      for (const auto& [target, b] : breakers_) {
+        known.push_back(target);
+        if (b.state() == CircuitBreaker::State::closed) continue;
+        skip.push_back(target);
+        if (b.trial_due()) trials.push_back(target);
+      }
+    }
+    auto claimed = store_.claim(now, settings_.lease, room, skip);
+    if (!claimed) {
+      log_claim_failed(claimed.error().message);
+      wake_.expires_after(settings_.poll);
+      co_await wake_.async_wait(nothrow);
+      continue;
+    }
+    const std::size_t got = claimed->size();
+    for (auto& e : *claimed) launch(std::move(e));
+    for (const auto& target : trials) {
+      if (in_flight_.load() >= settings_.concurrency) break;
+      std::vector<std::string> others;
+      for (const auto& k : known)
+        if (k != target) others.push_back(k);
+      auto one = store_.claim(now, settings_.lease, 1, others);
+      if (one)
+        for (auto& e : *one) launch(std::move(e));
+    }
+    if (got > 0) refresh_depth(true);
+    if (got == room) continue;  // there may be more: look again at once
+    wake_.expires_after(settings_.poll);
+    co_await wake_.async_wait(nothrow);
+  }
+}
+
+void Dispatcher::launch(store::OutboxEntry entry) {
+  CircuitBreaker& b = breaker(entry.target);
+  bool allowed = false;
+  {
+    std::lock_guard lock(breakers_mutex_);
+    allowed = b.allow();
+  }
+  if (!allowed) {
+    // Left leased: claimed again when the lease expires, without an attempt counted.
+    obs::Log::debug("dispatch_deferred", {{"outbox_id", entry.id}, {"target", entry.target}, {"reason", "breaker"}});
+    return;
+  }
+  ++in_flight_;
+  asio::co_spawn(strand_, send(std::move(entry)), [this](std::exception_ptr e) {
+    if (e) {
+      obs::Log::error("dispatch_failed", {});
+      std::rethrow_exception(e);  // cannot happen: nothing on this path throws
+    }
+  });
+}
+
+asio::awaitable<void> Dispatcher::send(store::OutboxEntry entry) {
+  TargetMetrics& m = metrics_for(entry.target);
+  const auto started = clocks_.steady();
+  connectors::Headers headers;
+  headers.emplace_back("Idempotency-Key", entry.id);
+  connectors::HttpResult answer =
+      co_await client_.post(entry.url, entry.content_type, entry.payload, std::move(headers));
+  m.seconds->observe(std::chrono::duration<double>(clocks_.steady() - started).count());
+  const auto now = clocks_.system();
+  const Classification c = entry.kind == store::OutboxKind::postal_order
+                               ? connectors::classify_postal_intake(answer, now)
+                               : connectors::classify_agency_callback(answer, now);
+
+  // The breaker counts what says the target is unwell; an answer it refuses still shows it is up.
+  CircuitBreaker& b = breaker(entry.target);
+  CircuitBreaker::State before{};
+  CircuitBreaker::State after{};
+  {
+    std::lock_guard lock(breakers_mutex_);
+    before = b.state();
+    if (c.outcome == Outcome::retry)
+      b.failure();
+    else
+      b.success();
+    after = b.state();
+  }
+  m.breaker_open->set(after == CircuitBreaker::State::closed ? 0 : 1);
+  if (before != after) log_breaker(entry.target, before, after);
+
+  const int attempt = entry.attempts + 1;
+  dh::Outcome<void> recorded;
+  std::string_view action;
+  std::string delay_ms;
+  switch (c.outcome) {
+    case Outcome::delivered:
+      m.delivered->inc();
+      action = "delivered";
+      recorded = co_await await_store<void>([&](store::Done<void> done) {
+        store_.delivered(entry, store::Delivered{c.item_code}, to_timestamp(now), std::move(done));
+      });
+      break;
+    case Outcome::retry:
+      m.retry->inc();
+      if (attempt >= settings_.max_attempts) {
+        m.dead_letters->inc();
+        action = "dead_letter";
+        recorded = co_await await_store<void>([&](store::Done<void> done) {
+          store_.dead_letter(entry, "gave up after " + std::to_string(attempt) + " attempts; last: " + c.reason,
+                             to_timestamp(now), std::move(done));
+        });
+      } else {
+        auto delay = backoff_.delay(attempt);
+        delay = std::max(delay, std::min(c.min_delay, settings_.backoff.max));  // Retry-After, within reason
+        delay_ms = std::to_string(delay.count());
+        action = "retry_later";
+        recorded = co_await await_store<void>([&](store::Done<void> done) {
+          store_.retry_later(entry, to_timestamp(now + delay), c.reason, std::move(done));
+        });
+      }
+      break;
+    case Outcome::reject:
+      m.reject->inc();
+      m.dead_letters->inc();
+      action = "dead_letter";
+      recorded = co_await await_store<void>([&](store::Done<void> done) {
+        store_.dead_letter(entry, "rejected: " + c.reason, to_timestamp(now), std::move(done));
+      });
+      break;
+  }
+  log_dispatch(entry, answer, c, action, delay_ms);
+  if (!recorded) log_write_failed(entry, action, recorded.error().message);
+
+  const bool was_full = in_flight_.load() >= settings_.concurrency;
+  --in_flight_;
+  if (was_full) wake_.cancel();
+  maybe_stopped();
+}
+
+}  // namespace dh::dispatcher

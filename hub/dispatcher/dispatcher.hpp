@@ -1,0 +1,99 @@
+// The dispatcher: takes due work from the store's outbox and sends it (intake orders to the postal
+// core, status callbacks to agencies), then records what happened. It owns retries: backoff with
+// jitter, a retry limit, dead letters, and a circuit breaker per target; connectors only classify.
+//
+// Delivery semantics: at least once per outbox entry. An entry is claimed with a lease, sent with
+// `Idempotency-Key: <entry id>` (the partner deduplicates by it), and only then delivered(),
+// retry_later() or dead_letter() in the store. A crash, a failed store write or an entry left
+// unsent (its target's breaker refused it) leaves the entry leased: it is claimed again when the
+// lease expires. A retry is due after backoff(attempt), or after the partner's Retry-After when that
+// is longer (capped at backoff.max); the entry goes to dead letters on a reject, or when its
+// attempts reach max_attempts. Keep every request timeout well below the lease: an entry whose
+// request outlives its lease may be claimed and sent a second time (harmless with the key, but
+// wasted).
+//
+// Threading: everything runs on one strand of the given io_context; the HTTP client is used only
+// from it (give the dispatcher a client of its own). Store completions arrive on the store's
+// writer thread and are posted back to the strand. start() and stop() may be called from any thread.
+#pragma once
+
+#include "hub/config/hub_config.hpp"
+#include "hub/connectors/https_client.hpp"
+#include "hub/dispatcher/backoff.hpp"
+#include "hub/dispatcher/circuit_breaker.hpp"
+#include "hub/observability/metrics.hpp"
+#include "hub/store/store.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace dh::dispatcher {
+
+struct Clocks {
+  std::function<std::chrono::system_clock::time_point()> system = std::chrono::system_clock::now;  // due times
+  SteadyClock steady = std::chrono::steady_clock::now;                                             // breakers
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(boost::asio::io_context& io, store::Store& store, connectors::HttpClient& client,
+             config::Dispatcher settings, obs::Registry& metrics, Clocks clocks = {}, Random random = default_random());
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Starts the loop: claims due entries, sends up to `concurrency` at once, polls every `poll`
+  // when there is nothing to do and loops at once while there is.
+  void start();
+  // Stops claiming; requests in flight finish (each bounded by its timeout) and their outcome is
+  // recorded; then `on_stopped` runs on the dispatcher's strand (at once when never started).
+  void stop(std::function<void()> on_stopped = {});
+
+  [[nodiscard]] std::size_t in_flight() const noexcept { return in_flight_.load(); }
+  // The breaker of a target as it is now (closed for a target never seen).
+  [[nodiscard]] CircuitBreaker::State breaker_state(std::string_view target) const;
+
+ private:
+  struct TargetMetrics;
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> send(store::OutboxEntry entry);
+  void launch(store::OutboxEntry entry);
+  CircuitBreaker& breaker(const std::string& target);
+  TargetMetrics& metrics_for(const std::string& target);
+  void refresh_depth(bool force);
+  void maybe_stopped();
+
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  store::Store& store_;
+  connectors::HttpClient& client_;
+  config::Dispatcher settings_;
+  obs::Registry& metrics_;
+  Clocks clocks_;
+  Backoff backoff_;
+  boost::asio::steady_timer wake_;  // the loop sleeps on it; cancelled to wake it early
+
+  mutable std::mutex breakers_mutex_;  // breaker_state() may be asked from another thread
+  std::map<std::string, CircuitBreaker, std::less<>> breakers_;
+  std::map<std::string, std::unique_ptr<TargetMetrics>, std::less<>> target_metrics_;
+  obs::Gauge& depth_;
+  std::chrono::steady_clock::time_point depth_at_{};
+
+  std::atomic<std::size_t> in_flight_{0};
+  bool started_ = false;
+  bool stopping_ = false;
+  bool loop_done_ = false;
+  std::function<void()> on_stopped_;
+};
+
+}  // namespace dh::dispatcher

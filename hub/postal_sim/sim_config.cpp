@@ -1,0 +1,250 @@
+#include "hub/postal_sim/sim_config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+namespace dh::postal_sim {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+constexpr std::string_view kLanguage = "postal-sim/config/v1";
+
+// ---------------------------------------------------------------- run-time knobs
+
+namespace {
+
+std::optional<double> share(const json::value& v) {
+  if (!v.is_number()) return std::nullopt;
+  const double d = v.to_number<double>();
+  if (d < 0 || d > 1) return std::nullopt;
+  return d;
+}
+
+std::optional<std::chrono::milliseconds> duration(const json::value& v) {
+  if (!v.is_string()) return std::nullopt;
+  return config::parse_duration(v.get_string());
+}
+
+std::string duration_text(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + "ms";
+}
+
+}  // namespace
+
+Result<Faults> apply_faults(Faults f, const json::value& knobs, std::chrono::system_clock::time_point now) {
+  FieldErrors errors;
+  const auto* o = knobs.if_object();
+  if (!o) return FieldErrors("", "the faults must be a JSON object");
+  for (const auto& kv : *o) {
+    const std::string key(kv.key());
+    const std::string path = "/" + key;
+    const auto& v = kv.value();
+    if (key == "error_rate" || key == "duplicate_events" || key == "reorder_events" || key == "delivery_failure_rate") {
+      const auto s = share(v);
+      if (!s) {
+        errors.add(path, "must be a number from 0 to 1");
+        continue;
+      }
+      if (key == "error_rate")
+        f.error_rate = *s;
+      else if (key == "duplicate_events")
+        f.duplicate_events = *s;
+      else if (key == "reorder_events")
+        f.reorder_events = *s;
+      else
+        f.delivery_failure_rate = *s;
+    } else if (key == "latency" || key == "down_for" || key == "step") {
+      const auto d = duration(v);
+      if (!d || (key == "step" && d->count() <= 0)) {
+        errors.add(path, key == "step" ? "must be a duration above zero such as 250ms or 2s"
+                                       : "must be a duration such as 0s, 250ms or 10s");
+        continue;
+      }
+      if (key == "latency")
+        f.latency = *d;
+      else if (key == "step")
+        f.step = *d;
+      else
+        f.down_until = now + *d;
+    } else {
+      errors.add(path,
+                 "is not a fault knob (error_rate, latency, down_for, duplicate_events, reorder_events, step, "
+                 "delivery_failure_rate)");
+    }
+  }
+  if (!errors.empty()) return errors;
+  return f;
+}
+
+json::object faults_json(const Faults& f, std::chrono::system_clock::time_point now) {
+  const auto left = f.down_until > now ? std::chrono::ceil<std::chrono::milliseconds>(f.down_until - now)
+                                       : std::chrono::milliseconds(0);
+  return json::object{{"error_rate", f.error_rate},
+                      {"latency", duration_text(f.latency)},
+                      {"down_for", duration_text(left)},
+                      {"duplicate_events", f.duplicate_events},
+                      {"reorder_events", f.reorder_events},
+                      {"step", duration_text(f.step)},
+                      {"delivery_failure_rate", f.delivery_failure_rate}};
+}
+
+// ---------------------------------------------------------------- the file
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(fs::path file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& msg) const {
+    std::ostringstream os;
+    os << file_.string();
+    if (n && !n.Mark().is_null()) os << ':' << n.Mark().line + 1 << ':' << n.Mark().column + 1;
+    os << ": " << msg;
+    throw config::ConfigError(os.str());
+  }
+  void keys(const YAML::Node& n, std::string_view what, std::initializer_list<std::string_view> allowed) const {
+    if (!n.IsMap()) fail(n, std::string(what) + " must be a map");
+    std::set<std::string> seen;
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar();
+      if (!seen.insert(k).second) fail(kv.first, "duplicate key '" + k + "' in " + std::string(what));
+      bool ok = false;
+      for (auto a : allowed) ok = ok || a == k;
+      if (!ok) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        fail(kv.first, "unknown key '" + k + "' in " + std::string(what) + " (expected one of: " + list + ")");
+      }
+    }
+  }
+  std::string text(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsScalar()) fail(n, std::string(what) + " must be text");
+    return n.Scalar();
+  }
+  fs::path path(const YAML::Node& n, std::string_view what) const {
+    fs::path p = text(n, what);
+    return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
+  }
+  template <class Int>
+  Int number(const YAML::Node& n, std::string_view what, Int lo, Int hi) const {
+    const std::string s = text(n, what);
+    unsigned long long v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v < static_cast<unsigned long long>(lo) ||
+        v > static_cast<unsigned long long>(hi))
+      fail(n, std::string(what) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return static_cast<Int>(v);
+  }
+  double share(const YAML::Node& n, std::string_view what) const {
+    double v = 0;
+    try {
+      v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      fail(n, std::string(what) + " must be a number from 0 to 1");
+    }
+    if (!(v >= 0 && v <= 1)) fail(n, std::string(what) + " must be a number from 0 to 1");
+    return v;
+  }
+  std::chrono::milliseconds duration(const YAML::Node& n, std::string_view what, bool zero_ok) const {
+    auto d = config::parse_duration(text(n, what));
+    if (!d || d->count() < 0 || (!zero_ok && d->count() == 0))
+      fail(n, std::string(what) + " must be a duration such as " + (zero_ok ? "0s, " : "") + "250ms, 10s, 5m");
+    return *d;
+  }
+  config::Tls tls(const YAML::Node& n, std::string_view what) const {
+    keys(n, what, {"certificate", "private_key", "ca"});
+    config::Tls t;
+    for (auto [key, out] : {std::pair{"certificate", &t.certificate}, std::pair{"private_key", &t.private_key},
+                            std::pair{"ca", &t.client_ca}}) {
+      if (!n[key]) fail(n, std::string(what) + " needs '" + key + "'");
+      *out = path(n[key], key);
+      if (!fs::exists(*out))
+        fail(n[key], out->string() + " does not exist (make development certificates with certs/make-dev-certs.sh)");
+    }
+    return t;
+  }
+
+ private:
+  fs::path file_;
+};
+
+}  // namespace
+
+SimConfig SimConfig::load(const fs::path& file) {
+  SimConfig c;
+  c.file = file;
+  Reader r(file);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::BadFile&) {
+    throw config::ConfigError(file.string() + ": cannot read the file");
+  } catch (const YAML::Exception& e) {
+    throw config::ConfigError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                              std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  r.keys(root, "the configuration",
+         {"postal_sim", "listen", "tls", "client_tls", "hub", "journal", "events", "faults", "seed", "log"});
+  if (!root["postal_sim"] || r.text(root["postal_sim"], "postal_sim") != kLanguage)
+    r.fail(root["postal_sim"] ? root["postal_sim"] : root,
+           "the configuration starts with 'postal_sim: " + std::string(kLanguage) + "'");
+  if (const auto l = root["listen"]) {
+    r.keys(l, "listen", {"address", "port"});
+    if (l["address"]) c.listen.address = r.text(l["address"], "listen.address");
+    if (l["port"]) c.listen.port = r.number<std::uint16_t>(l["port"], "listen.port", 0, 65535);
+  }
+  if (!root["tls"])
+    r.fail(root, "the configuration needs 'tls' (the simulator's certificate, key and the clients' CA)");
+  c.tls = r.tls(root["tls"], "tls");
+  if (!root["client_tls"])
+    r.fail(root, "the configuration needs 'client_tls' (the certificate it presents to the hub, and the hub's CA)");
+  c.client_tls = r.tls(root["client_tls"], "client_tls");
+  if (const auto h = root["hub"]) {
+    r.keys(h, "hub", {"url", "timeout", "subject_cn"});
+    if (h["url"]) {
+      c.hub_url = r.text(h["url"], "hub.url");
+      if (c.hub_url.rfind("https://", 0) != 0) r.fail(h["url"], "hub.url must be https://");
+      while (!c.hub_url.empty() && c.hub_url.back() == '/') c.hub_url.pop_back();
+    }
+    if (h["timeout"]) c.hub_timeout = r.duration(h["timeout"], "hub.timeout", false);
+    if (h["subject_cn"]) c.orders_cn = r.text(h["subject_cn"], "hub.subject_cn");
+  }
+  if (root["journal"])
+    c.journal = r.path(root["journal"], "journal");
+  else
+    c.journal = (file.parent_path() / c.journal).lexically_normal();
+  if (const auto e = root["events"]) {
+    r.keys(e, "events", {"step", "delivery_failure_rate", "retry_interval", "batch"});
+    if (e["step"]) c.faults.step = r.duration(e["step"], "events.step", false);
+    if (e["delivery_failure_rate"])
+      c.faults.delivery_failure_rate = r.share(e["delivery_failure_rate"], "events.delivery_failure_rate");
+    if (e["retry_interval"]) c.retry_interval = r.duration(e["retry_interval"], "events.retry_interval", false);
+    if (e["batch"]) c.batch = r.number<std::size_t>(e["batch"], "events.batch", 1, 1000);
+  }
+  if (const auto f = root["faults"]) {
+    r.keys(f, "faults", {"error_rate", "latency", "down_for", "duplicate_events", "reorder_events"});
+    if (f["error_rate"]) c.faults.error_rate = r.share(f["error_rate"], "faults.error_rate");
+    if (f["latency"]) c.faults.latency = r.duration(f["latency"], "faults.latency", true);
+    if (f["down_for"])
+      c.faults.down_until = std::chrono::system_clock::now() + r.duration(f["down_for"], "faults.down_for", true);
+    if (f["duplicate_events"]) c.faults.duplicate_events = r.share(f["duplicate_events"], "faults.duplicate_events");
+    if (f["reorder_events"]) c.faults.reorder_events = r.share(f["reorder_events"], "faults.reorder_events");
+  }
+  if (root["seed"]) c.seed = r.number<std::uint64_t>(root["seed"], "seed", 0, UINT64_MAX);
+  if (const auto l = root["log"]) {
+    r.keys(l, "log", {"level"});
+    if (l["level"]) {
+      c.log_level = r.text(l["level"], "log.level");
+      if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+        r.fail(l["level"], "log.level must be debug, info, warn or error");
+    }
+  }
+  return c;
+}
+
+}  // namespace dh::postal_sim
