@@ -1,27 +1,167 @@
+// `dossier-hub serve`: wires the service together and runs it until SIGTERM/SIGINT.
 #include "hub/cli/command.hpp"
+#include "hub/connectors/https_client.hpp"
+#include "hub/dispatcher/dispatcher.hpp"
+#include "hub/edge/http_server.hpp"
+#include "hub/edge/tls.hpp"
+#include "hub/observability/log.hpp"
+#include "hub/service/admin_service.hpp"
+#include "hub/service/hub_service.hpp"
 
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+
+#include <csignal>
 #include <iostream>
+#include <thread>
 
 namespace dh::cli {
 
+namespace {
+
+std::string reload_summary(const service::MappingSet& set) {
+  boost::json::array agencies;
+  for (const auto& m : set.mappings) agencies.emplace_back(m.agency_id());
+  return boost::json::serialize(
+      boost::json::object{{"generation", static_cast<std::int64_t>(set.generation)}, {"agencies", agencies}});
+}
+
+}  // namespace
+
 int run_serve(std::span<char*> args) {
   po::options_description options("Options");
-  options.add_options()("config,c", po::value<std::string>()->required()->value_name("FILE"),
-                        "hub configuration (YAML): listeners, certificates, store, mappings folder, postal endpoint")(
-      "check-config", po::bool_switch(), "load and validate the configuration and every mapping, then exit")(
+  options.add_options()(
+      "config,c", po::value<std::string>()->required()->value_name("FILE"),
+      "hub configuration (YAML, docs/operations.md): listeners, certificates, store, mappings, routes, postal "
+      "endpoints, dispatcher")("check-config", po::bool_switch(),
+                               "load and validate the configuration, every mapping and the routes, then exit")(
       "workers", po::value<unsigned>()->value_name("N"), "worker threads (overrides the config file)");
   po::positional_options_description positional;
   po::variables_map vm;
   int code = kExitOk;
   if (!parse_args(args, "serve --config FILE [--check-config] [--workers N]",
-                  "Runs the hub service: the agency and postal HTTPS listeners (mTLS), the admin\n"
-                  "listener, the store, the router and the dispatcher. Stops cleanly on SIGTERM/SIGINT;\n"
-                  "reloads mappings on SIGHUP.",
+                  "Runs the hub service: the partner listener (HTTPS, client certificates required), the\n"
+                  "admin listener (plain HTTP, loopback), the store, the router and the dispatcher.\n"
+                  "Logs are JSON lines on standard error. Stops cleanly on SIGTERM or SIGINT (requests in\n"
+                  "progress finish); reloads every mapping on SIGHUP (all compile, or none is swapped).",
                   options, positional, vm, code))
     return code;
-  // The service itself is the hub-service issue (#4); until it lands the command says so plainly.
-  std::cerr << "dossier-hub serve: the hub service is not part of this build yet (issue #4)\n";
-  return kExitUsage;
+
+  std::optional<config::HubConfig> cfg;
+  std::shared_ptr<const service::MappingSet> mappings;
+  std::optional<router::RouteTable> routes;
+  try {
+    cfg.emplace(config::HubConfig::load(vm["config"].as<std::string>()));
+    if (vm.count("workers")) cfg->workers = std::max(1u, vm["workers"].as<unsigned>());
+    mappings = service::load_mappings(cfg->mappings, 1);
+    routes.emplace(router::RouteTable::load(cfg->routes));
+  } catch (const std::exception& e) {
+    std::cerr << "dossier-hub serve: " << e.what() << '\n';
+    return kExitUsage;
+  }
+  for (const auto& [name, ep] : cfg->endpoints)
+    if (name.empty() || ep.url.empty()) return kExitUsage;
+  if (vm["check-config"].as<bool>()) {
+    std::cout << "configuration ok: " << mappings->mappings.size() << " agencies, " << routes->size() << " routes, "
+              << cfg->endpoints.size() << " postal endpoint(s)\n";
+    return kExitOk;
+  }
+  obs::Log::set_level(cfg->log_level);
+
+  std::unique_ptr<store::Store> store;
+  std::optional<boost::asio::ssl::context> server_tls, client_tls;
+  try {
+    std::filesystem::create_directories(cfg->store_file.parent_path());
+    store::SqliteOptions so;
+    so.file = cfg->store_file;
+    so.max_batch = cfg->store_batch;
+    store = store::open_sqlite(so);
+    server_tls.emplace(edge::make_server_context(cfg->tls));
+    client_tls.emplace(edge::make_client_context(cfg->client_tls));
+  } catch (const std::exception& e) {
+    std::cerr << "dossier-hub serve: " << e.what() << '\n';
+    return kExitUsage;
+  }
+
+  obs::Registry metrics;
+  boost::asio::io_context io(static_cast<int>(cfg->workers));
+  service::Context ctx(*cfg, *store, *routes, metrics, mappings, [] { return std::chrono::system_clock::now(); });
+  std::atomic<std::uint64_t> generation{1};
+  std::mutex reload_mutex;
+  auto reload = [&]() -> Outcome<std::string> {
+    std::lock_guard lock(reload_mutex);
+    try {
+      auto next = service::load_mappings(cfg->mappings, generation + 1);
+      ++generation;
+      ctx.mappings.store(next);
+      obs::Log::info("mappings_reloaded", {{"generation", std::to_string(next->generation)},
+                                           {"agencies", std::to_string(next->mappings.size())}});
+      return reload_summary(*next);
+    } catch (const std::exception& e) {
+      obs::Log::error("mappings_not_reloaded", {{"reason", e.what()}});
+      return make_error(e.what());
+    }
+  };
+  service::HubService hub(ctx);
+  service::AdminService admin(ctx, reload);
+  edge::HttpServer partners(io, cfg->agencies, &*server_tls, cfg->limits, hub, "partners");
+  edge::HttpServer operators(io, cfg->admin, nullptr, cfg->limits, admin, "admin");
+
+  connectors::ClientOptions client_options;
+  connectors::HttpsClient client(*client_tls, client_options);
+  for (const auto& [name, ep] : cfg->endpoints) client.set_endpoint(ep);
+  dispatcher::Dispatcher dispatch(io, *store, client, cfg->dispatcher, metrics);
+
+  try {
+    partners.start();
+    operators.start();
+  } catch (const std::exception& e) {
+    std::cerr << "dossier-hub serve: cannot listen: " << e.what() << '\n';
+    return kExitUsage;
+  }
+  dispatch.start();
+  obs::Log::info("listening", {{"partners", cfg->agencies.address + ":" + std::to_string(partners.port())},
+                               {"admin", cfg->admin.address + ":" + std::to_string(operators.port())},
+                               {"agencies", std::to_string(mappings->mappings.size())},
+                               {"store", cfg->store_file.string()},
+                               {"workers", std::to_string(cfg->workers)}});
+
+  // SIGTERM/SIGINT: stop accepting, let requests in progress and in-flight dispatches finish (at
+  // most 10 s), then stop. SIGHUP: reload the mappings.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  boost::asio::steady_timer drain(io);
+  std::chrono::steady_clock::time_point deadline;
+  std::function<void(const boost::system::error_code&)> wait_sessions = [&](const boost::system::error_code&) {
+    if ((partners.connections() == 0 && operators.connections() == 0) || std::chrono::steady_clock::now() >= deadline) {
+      io.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(50));
+    drain.async_wait(wait_sessions);
+  };
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      (void)reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    obs::Log::info("stopping", {{"signal", std::to_string(sig)}});
+    partners.stop();
+    operators.stop();
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    dispatch.stop([&] { wait_sessions({}); });
+  };
+  signals.async_wait(on_signal);
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < cfg->workers; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+  obs::Log::info("stopped");
+  return kExitOk;
 }
 
 }  // namespace dh::cli

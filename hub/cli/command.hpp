@@ -38,5 +38,7 @@ int run_version(std::span<char*> args);
 int run_translate(std::span<char*> args);
 int run_check(std::span<char*> args);
 int run_serve(std::span<char*> args);
+int run_postal_sim(std::span<char*> args);
+int run_audit(std::span<char*> args);
 
 }  // namespace dh::cli

@@ -13,6 +13,8 @@ std::span<const Command> commands() {
       Command{"translate", "map one agency message to canonical dossier(s), offline", run_translate},
       Command{"check", "test every mapping against its samples (the integration engineer's test)", run_check},
       Command{"serve", "run the hub service", run_serve},
+      Command{"postal-sim", "run the postal core simulator (development and tests)", run_postal_sim},
+      Command{"audit", "verify the hash chain of a hub file's audit log", run_audit},
       Command{"version", "print the version and the library versions", run_version},
   };
   return kCommands;

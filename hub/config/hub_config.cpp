@@ -81,7 +81,8 @@ class Reader {
     } catch (const YAML::Exception&) {
       fail(n, std::string(what) + " must be a number");
     }
-    if (v < lo || v > hi) fail(n, std::string(what) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    if (v < lo || v > hi)
+      fail(n, std::string(what) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
     return v;
   }
   std::chrono::milliseconds duration(const YAML::Node& n, std::string_view what) const {
@@ -93,8 +94,10 @@ class Reader {
     const std::string s = text(n, what);
     std::size_t mult = 1;
     std::string digits = s;
-    if (s.size() > 3 && s.substr(s.size() - 3) == "KiB") mult = 1024, digits = s.substr(0, s.size() - 3);
-    else if (s.size() > 3 && s.substr(s.size() - 3) == "MiB") mult = 1024 * 1024, digits = s.substr(0, s.size() - 3);
+    if (s.size() > 3 && s.substr(s.size() - 3) == "KiB")
+      mult = 1024, digits = s.substr(0, s.size() - 3);
+    else if (s.size() > 3 && s.substr(s.size() - 3) == "MiB")
+      mult = 1024 * 1024, digits = s.substr(0, s.size() - 3);
     std::size_t v = 0;
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
     if (ec != std::errc() || p != digits.data() + digits.size() || v == 0)
@@ -118,7 +121,8 @@ class Reader {
         fail(n, std::string(what) + " needs '" + key + "'");
       }
       *out = path(n[key], key);
-      if (!fs::exists(*out)) fail(n[key], out->string() + " does not exist (make development certificates with certs/make-dev-certs.sh)");
+      if (!fs::exists(*out))
+        fail(n[key], out->string() + " does not exist (make development certificates with certs/make-dev-certs.sh)");
     }
     return t;
   }
@@ -144,7 +148,7 @@ HubConfig HubConfig::load(const fs::path& file) {
   }
   r.keys(root, "the configuration",
          {"hub", "listen", "tls", "client_tls", "limits", "workers", "store", "mappings", "routes", "postal",
-          "dispatcher", "log"});
+          "dispatcher", "callbacks", "log"});
   if (!root["hub"] || r.text(root["hub"], "hub") != kLanguage)
     r.fail(root["hub"] ? root["hub"] : root, "the configuration starts with 'hub: " + std::string(kLanguage) + "'");
   if (const auto l = root["listen"]) {
@@ -165,7 +169,8 @@ HubConfig HubConfig::load(const fs::path& file) {
     if (l["handshake_timeout"]) c.limits.handshake_timeout = r.duration(l["handshake_timeout"], "handshake_timeout");
     if (l["read_timeout"]) c.limits.read_timeout = r.duration(l["read_timeout"], "read_timeout");
     if (l["idle_timeout"]) c.limits.idle_timeout = r.duration(l["idle_timeout"], "idle_timeout");
-    if (l["max_connections"]) c.limits.max_connections = r.number<std::size_t>(l["max_connections"], "max_connections", 1, 100000);
+    if (l["max_connections"])
+      c.limits.max_connections = r.number<std::size_t>(l["max_connections"], "max_connections", 1, 100000);
     if (l["agency_rate"]) c.limits.agency_rate = r.real(l["agency_rate"], "agency_rate", 0.1, 1e6);
     if (l["agency_burst"]) c.limits.agency_burst = r.real(l["agency_burst"], "agency_burst", 1, 1e7);
   }
@@ -177,10 +182,14 @@ HubConfig HubConfig::load(const fs::path& file) {
     if (s["file"]) c.store_file = r.path(s["file"], "store.file");
     if (s["batch"]) c.store_batch = r.number<std::size_t>(s["batch"], "store.batch", 1, 10000);
   }
-  if (root["mappings"]) c.mappings = r.path(root["mappings"], "mappings");
-  else c.mappings = (file.parent_path() / c.mappings).lexically_normal();
-  if (root["routes"]) c.routes = r.path(root["routes"], "routes");
-  else c.routes = (file.parent_path() / c.routes).lexically_normal();
+  if (root["mappings"])
+    c.mappings = r.path(root["mappings"], "mappings");
+  else
+    c.mappings = (file.parent_path() / c.mappings).lexically_normal();
+  if (root["routes"])
+    c.routes = r.path(root["routes"], "routes");
+  else
+    c.routes = (file.parent_path() / c.routes).lexically_normal();
   if (!root["postal"]) r.fail(root, "the configuration needs 'postal' (the postal core's identity and endpoints)");
   {
     const auto p = root["postal"];
@@ -206,7 +215,8 @@ HubConfig HubConfig::load(const fs::path& file) {
       e.url = r.text(kv.second["url"], "url");
       if (e.url.rfind("https://", 0) != 0) r.fail(kv.second["url"], "an endpoint url must be https://");
       if (kv.second["timeout"]) e.timeout = r.duration(kv.second["timeout"], "timeout");
-      if (kv.second["connections"]) e.connections = r.number<std::size_t>(kv.second["connections"], "connections", 1, 1024);
+      if (kv.second["connections"])
+        e.connections = r.number<std::size_t>(kv.second["connections"], "connections", 1, 1024);
       c.endpoints.emplace(name, std::move(e));
     }
   }
@@ -230,6 +240,14 @@ HubConfig HubConfig::load(const fs::path& file) {
       c.dispatcher.lease = std::chrono::duration_cast<std::chrono::seconds>(r.duration(d["lease"], "lease"));
     if (d["batch"]) c.dispatcher.batch = r.number<std::size_t>(d["batch"], "batch", 1, 10000);
     if (d["concurrency"]) c.dispatcher.concurrency = r.number<std::size_t>(d["concurrency"], "concurrency", 1, 10000);
+  }
+  if (const auto cb = root["callbacks"]) {
+    r.keys(cb, "callbacks", {"redirect"});
+    if (cb["redirect"]) {
+      c.callback_redirect = r.text(cb["redirect"], "callbacks.redirect");
+      if (c.callback_redirect.rfind("https://", 0) != 0) r.fail(cb["redirect"], "callbacks.redirect must be https://");
+      while (!c.callback_redirect.empty() && c.callback_redirect.back() == '/') c.callback_redirect.pop_back();
+    }
   }
   if (const auto l = root["log"]) {
     r.keys(l, "log", {"level"});

@@ -29,7 +29,7 @@ struct Listener {
 struct Tls {
   std::filesystem::path certificate;  // the hub's server certificate (PEM)
   std::filesystem::path private_key;
-  std::filesystem::path client_ca;    // CAs that issue partners' client certificates
+  std::filesystem::path client_ca;  // CAs that issue partners' client certificates
 };
 
 struct Limits {
@@ -51,7 +51,7 @@ struct Backoff {
 };
 
 struct Breaker {
-  int failures = 5;                      // consecutive failures that open it
+  int failures = 5;                           // consecutive failures that open it
   std::chrono::milliseconds open_for{30000};  // then one trial request (half-open)
 };
 
@@ -83,9 +83,13 @@ struct HubConfig {
   std::size_t store_batch = 256;
   std::filesystem::path mappings = "mappings";
   std::filesystem::path routes = "mappings/routes.yaml";
-  mapping::Identity postal_identity;     // the postal core's client certificate
+  mapping::Identity postal_identity;                       // the postal core's client certificate
   std::map<std::string, Endpoint, std::less<>> endpoints;  // "postal" -> ...
   Dispatcher dispatcher;
+  // Test and demo environments that cannot reach the agencies' own endpoints send every status
+  // callback to <callback_redirect>/<agency id> instead of the mapping's URL (the postal core
+  // simulator records them). Empty in production.
+  std::string callback_redirect;
   std::string log_level = "info";
 
   static HubConfig load(const std::filesystem::path& file);  // throws ConfigError

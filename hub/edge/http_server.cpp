@@ -53,8 +53,12 @@ void HttpServer::stop() {
   }
 }
 
-std::uint16_t HttpServer::port() const noexcept { return port_; }
-std::size_t HttpServer::connections() const noexcept { return connections_.load(); }
+std::uint16_t HttpServer::port() const noexcept {
+  return port_;
+}
+std::size_t HttpServer::connections() const noexcept {
+  return connections_.load();
+}
 
 asio::awaitable<void> HttpServer::accept_loop() {
   while (!stopping_) {
@@ -69,8 +73,10 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true));
-    if (tls_) asio::co_spawn(io_, session_tls(std::move(socket)), asio::detached);
-    else asio::co_spawn(io_, session_plain(std::move(socket)), asio::detached);
+    if (tls_)
+      asio::co_spawn(io_, session_tls(std::move(socket)), asio::detached);
+    else
+      asio::co_spawn(io_, session_plain(std::move(socket)), asio::detached);
   }
 }
 

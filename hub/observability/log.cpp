@@ -20,14 +20,22 @@ void quoted(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void Log::set_level(Level level) noexcept { g_level = static_cast<int>(level); }
-void Log::set_level(std::string_view name) noexcept {
-  if (name == "debug") set_level(Level::debug);
-  else if (name == "warn") set_level(Level::warn);
-  else if (name == "error") set_level(Level::error);
-  else set_level(Level::info);
+void Log::set_level(Level level) noexcept {
+  g_level = static_cast<int>(level);
 }
-bool Log::enabled(Level level) noexcept { return static_cast<int>(level) >= g_level.load(); }
+void Log::set_level(std::string_view name) noexcept {
+  if (name == "debug")
+    set_level(Level::debug);
+  else if (name == "warn")
+    set_level(Level::warn);
+  else if (name == "error")
+    set_level(Level::error);
+  else
+    set_level(Level::info);
+}
+bool Log::enabled(Level level) noexcept {
+  return static_cast<int>(level) >= g_level.load();
+}
 
 void Log::write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;

@@ -1,0 +1,108 @@
+# Shared by the end-to-end tests: start the real hub and the postal core simulator on free
+# loopback ports in a temporary folder, talk to them over mTLS with curl, stop them.
+# Every test sources this, calls e2e_start, and ends with e2e_finish.
+set -uo pipefail
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HUB_BIN=${HUB_BIN:?set HUB_BIN to the dossier-hub binary}
+E2E_DIR=$(mktemp -d /tmp/dossier-hub-e2e.XXXXXX)
+CERTS=$E2E_ROOT/certs/dev
+failures=0
+hub_pid=""
+sim_pid=""
+
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+pass() { echo "ok   $*"; }
+check() {  # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+free_port() {
+  # Bind port 0 and let go: the kernel's choice is free on loopback for the next moments.
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
+    echo $((20000 + RANDOM % 20000))
+}
+
+write_configs() {
+  HUB_PORT=${HUB_PORT:-$(free_port)}
+  ADMIN_PORT=${ADMIN_PORT:-$(free_port)}
+  SIM_PORT=${SIM_PORT:-$(free_port)}
+  sed -e "s|port: 8443|port: $HUB_PORT|; s|port: 8444|port: $ADMIN_PORT|" \
+      -e "s|https://127.0.0.1:9443|https://127.0.0.1:$SIM_PORT|" \
+      -e "s|\.\./certs/dev|$CERTS|g; s|\.\./mappings|$E2E_ROOT/mappings|g" \
+      -e "s|file: \.\./build/demo/dossier-hub.db|file: $E2E_DIR/hub.db|" \
+      -e "s|agency_rate: 500|agency_rate: ${E2E_AGENCY_RATE:-5000}|; s|agency_burst: 1000|agency_burst: ${E2E_AGENCY_BURST:-10000}|" \
+      "$E2E_ROOT/samples/hub.yaml" >"$E2E_DIR/hub.yaml"
+  sed -e "s|9443|$SIM_PORT|; s|https://127.0.0.1:8443|https://127.0.0.1:$HUB_PORT|" \
+      -e "s|\.\./certs/dev|$CERTS|g" -e "s|\.\./build/demo|$E2E_DIR|g" \
+      "$E2E_ROOT/samples/postal-sim.yaml" >"$E2E_DIR/postal-sim.yaml"
+}
+
+start_sim() {
+  "$HUB_BIN" postal-sim --config "$E2E_DIR/postal-sim.yaml" 2>>"$E2E_DIR/postal-sim.log" &
+  sim_pid=$!
+}
+start_hub() {
+  "$HUB_BIN" serve --config "$E2E_DIR/hub.yaml" 2>>"$E2E_DIR/hub.log" &
+  hub_pid=$!
+  wait_ready
+}
+wait_ready() {
+  for _ in $(seq 1 200); do
+    curl -s --cacert "$CERTS/ca.crt" -o /dev/null "https://127.0.0.1:$HUB_PORT/readyz" && return 0
+    sleep 0.05
+  done
+  echo "the hub did not become ready; log:"; tail -20 "$E2E_DIR/hub.log"
+  return 1
+}
+e2e_start() {
+  "$E2E_ROOT/certs/make-dev-certs.sh" >/dev/null 2>&1
+  write_configs
+  start_sim
+  start_hub
+}
+stop_hub() { [[ -n $hub_pid ]] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null; hub_pid=""; }
+e2e_finish() {
+  stop_hub
+  [[ -n $sim_pid ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  echo "$(basename "$0"): $failures failure(s)"
+  if ((failures > 0)); then
+    echo "--- hub log (last 30 lines)"; tail -30 "$E2E_DIR/hub.log"
+    echo "--- simulator log (last 10 lines)"; tail -10 "$E2E_DIR/postal-sim.log"
+  else
+    rm -rf "$E2E_DIR"
+  fi
+  exit $((failures > 0))
+}
+
+# post AGENCY FILE [extra curl args...]: prints the body, then the status code on the last line.
+post() {
+  local agency=$1 file=$2
+  shift 2
+  local type=application/json
+  [[ $file == *.xml ]] && type=application/xml
+  curl -s --cacert "$CERTS/ca.crt" --cert "$CERTS/$agency.crt" --key "$CERTS/$agency.key" \
+    -H "Content-Type: $type" --data-binary "@$file" -w '\n%{http_code}' "$@" "https://127.0.0.1:$HUB_PORT/v1/messages"
+}
+# get AGENCY PATH: prints the body, then the status code on the last line.
+get() {
+  curl -s --cacert "$CERTS/ca.crt" --cert "$CERTS/$1.crt" --key "$CERTS/$1.key" -w '\n%{http_code}' \
+    "https://127.0.0.1:$HUB_PORT$2"
+}
+code_of() { tail -n1 <<<"$1"; }
+body_of() { sed '$d' <<<"$1"; }
+admin() { curl -s -w '\n%{http_code}' "$@"; }
+admin_url() { echo "http://127.0.0.1:$ADMIN_PORT$1"; }
+
+# wait_status AGENCY HUB_ID STATUS SECONDS
+wait_status() {
+  local deadline=$((SECONDS + $4)) s=""
+  while ((SECONDS < deadline)); do
+    s=$(body_of "$(get "$1" "/v1/dossiers/$2")" | jq -r '.status' 2>/dev/null)
+    [[ $s == "$3" ]] && return 0
+    sleep 0.2
+  done
+  echo "  $2 is $s, not $3"
+  return 1
+}
