@@ -66,6 +66,12 @@ stop_hub() { [[ -n $hub_pid ]] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid"
 e2e_finish() {
   stop_hub
   [[ -n $sim_pid ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  # Under the asan preset the processes report memory errors, leaks and undefined behaviour on
+  # standard error: any such report fails the test.
+  if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$E2E_DIR"/*.log 2>/dev/null; then
+    fail "a sanitizer reported an error in the hub or the simulator:"
+    grep -hE -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$E2E_DIR"/*.log | head -40
+  fi
   echo "$(basename "$0"): $failures failure(s)"
   if ((failures > 0)); then
     echo "--- hub log (last 30 lines)"; tail -30 "$E2E_DIR/hub.log"
