@@ -40,5 +40,6 @@ int run_check(std::span<char*> args);
 int run_serve(std::span<char*> args);
 int run_postal_sim(std::span<char*> args);
 int run_audit(std::span<char*> args);
+int run_admin(std::span<char*> args);
 
 }  // namespace dh::cli

@@ -14,6 +14,7 @@ std::span<const Command> commands() {
       Command{"check", "test every mapping against its samples (the integration engineer's test)", run_check},
       Command{"serve", "run the hub service", run_serve},
       Command{"postal-sim", "run the postal core simulator (development and tests)", run_postal_sim},
+      Command{"admin", "operators' commands against a running hub (dead letters, traces, reload)", run_admin},
       Command{"audit", "verify the hash chain of a hub file's audit log", run_audit},
       Command{"version", "print the version and the library versions", run_version},
   };

@@ -163,7 +163,7 @@ HubConfig HubConfig::load(const fs::path& file) {
   if (const auto l = root["limits"]) {
     r.keys(l, "limits",
            {"max_body_bytes", "max_header_bytes", "handshake_timeout", "read_timeout", "idle_timeout",
-            "max_connections", "agency_rate", "agency_burst"});
+            "max_connections", "agency_rate", "agency_burst", "max_pending_writes"});
     if (l["max_body_bytes"]) c.limits.max_body_bytes = r.bytes(l["max_body_bytes"], "max_body_bytes");
     if (l["max_header_bytes"]) c.limits.max_header_bytes = r.bytes(l["max_header_bytes"], "max_header_bytes");
     if (l["handshake_timeout"]) c.limits.handshake_timeout = r.duration(l["handshake_timeout"], "handshake_timeout");
@@ -173,6 +173,8 @@ HubConfig HubConfig::load(const fs::path& file) {
       c.limits.max_connections = r.number<std::size_t>(l["max_connections"], "max_connections", 1, 100000);
     if (l["agency_rate"]) c.limits.agency_rate = r.real(l["agency_rate"], "agency_rate", 0.1, 1e6);
     if (l["agency_burst"]) c.limits.agency_burst = r.real(l["agency_burst"], "agency_burst", 1, 1e7);
+    if (l["max_pending_writes"])
+      c.limits.max_pending_writes = r.number<std::size_t>(l["max_pending_writes"], "max_pending_writes", 1, 10000000);
   }
   if (root["workers"]) c.workers = r.number<unsigned>(root["workers"], "workers", 1, 256);
   if (const auto s = root["store"]) {

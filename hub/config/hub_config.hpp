@@ -39,8 +39,9 @@ struct Limits {
   std::chrono::milliseconds read_timeout{10000};  // whole request, headers and body: slow clients
   std::chrono::milliseconds idle_timeout{30000};  // keep-alive wait for the next request
   std::size_t max_connections = 1024;
-  double agency_rate = 200;   // requests per second per agency (token bucket)
-  double agency_burst = 400;  // bucket size
+  double agency_rate = 200;                // requests per second per agency (token bucket)
+  double agency_burst = 400;               // bucket size
+  std::size_t max_pending_writes = 10000;  // accepts waiting for the store; beyond: 503 (back-pressure)
 };
 
 struct Backoff {

@@ -359,8 +359,18 @@ asio::awaitable<Response> HubService::post_message(Request& req, const Partner& 
       json::serialize(json::object{{"receipt", accept.message.id}, {"duplicate", false}, {"dossiers", answered}});
   const std::size_t n = accept.dossiers.size();
 
+  // Back-pressure: when the store falls behind, answer 503 now rather than queue without bound.
+  if (pending_writes_.fetch_add(1) >= ctx_.config.limits.max_pending_writes) {
+    pending_writes_.fetch_sub(1);
+    count("unavailable");
+    Response res =
+        simple_problem(503, "unavailable", "The hub is busy", "nothing was stored; send the message again", version);
+    res.set(http::field::retry_after, "1");
+    co_return res;
+  }
   auto result = co_await await_done<store::AcceptResult>(
       [&](store::Done<store::AcceptResult> done) { ctx_.store.accept(std::move(accept), std::move(done)); });
+  pending_writes_.fetch_sub(1);
   if (!result) {
     count("unavailable");
     obs::Log::error("store_unavailable", {{"request_id", request_id}, {"error", result.error().message}});

@@ -49,6 +49,7 @@ class HubService final : public edge::RequestHandler {
 
   Context& ctx_;
   RateLimiter limiter_;
+  std::atomic<std::size_t> pending_writes_{0};  // accepts waiting for the store
 };
 
 // Helpers shared with the admin listener.

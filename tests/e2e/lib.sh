@@ -33,6 +33,7 @@ write_configs() {
       -e "s|\.\./certs/dev|$CERTS|g; s|\.\./mappings|$E2E_ROOT/mappings|g" \
       -e "s|file: \.\./build/demo/dossier-hub.db|file: $E2E_DIR/hub.db|" \
       -e "s|agency_rate: 500|agency_rate: ${E2E_AGENCY_RATE:-5000}|; s|agency_burst: 1000|agency_burst: ${E2E_AGENCY_BURST:-10000}|" \
+      -e "${E2E_HUB_SED:-s|^$||}" \
       "$E2E_ROOT/samples/hub.yaml" >"$E2E_DIR/hub.yaml"
   sed -e "s|9443|$SIM_PORT|; s|https://127.0.0.1:8443|https://127.0.0.1:$HUB_PORT|" \
       -e "s|\.\./certs/dev|$CERTS|g" -e "s|\.\./build/demo|$E2E_DIR|g" \
