@@ -130,6 +130,22 @@ kill -HUP "$hub_pid"
 sleep 0.3
 check "and on SIGHUP, with the hub still serving" test "$(code_of "$(post hcm-immigration "$sample" -H 'Idempotency-Key: after-hup')")" = 202
 
+# ---- every route of docs/openapi.yaml is served (a missing route answers "no such endpoint")
+unserved=0
+while read -r method path; do
+  url_path=${path//\{hub_id\}/$hub_id}
+  url_path=${url_path//\{id\}/none}
+  if [[ $path == /admin/* ]]; then
+    answer=$(curl -s -X "${method^^}" -d '{}' "$(admin_url "$url_path")")
+  elif [[ $path == /v1/postal/* ]]; then
+    answer=$(curl -s -X "${method^^}" -d '{}' --cacert "$CERTS/ca.crt" --cert "$CERTS/postal.crt" --key "$CERTS/postal.key" "https://127.0.0.1:$HUB_PORT$url_path")
+  else
+    answer=$(curl -s -X "${method^^}" -d '{}' --cacert "$CERTS/ca.crt" --cert "$CERTS/hcm-immigration.crt" --key "$CERTS/hcm-immigration.key" "https://127.0.0.1:$HUB_PORT$url_path")
+  fi
+  if grep -q "no such endpoint\|no such admin endpoint" <<<"$answer"; then echo "  not served: $method $path"; unserved=$((unserved + 1)); fi
+done < <(awk '/^paths:/ {p = 1; next} /^components:/ {p = 0} p && /^  \// {sub(":$", "", $1); path = $1} p && /^    (get|post):/ {sub(":", "", $1); print $1, path}' "$E2E_ROOT/docs/openapi.yaml")
+check "every route in docs/openapi.yaml is served" test "$unserved" -eq 0
+
 # ---- no personal data in the logs: names, ID numbers and phones of every valid sample
 leaks=0
 while read -r value; do
