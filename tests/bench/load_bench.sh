@@ -102,14 +102,14 @@ for run in $(seq 1 "$RUNS"); do
   if [[ ${SKIP_BARE:-0} == 1 ]]; then
     echo '{"msgs_per_s":0,"p50_ms":0,"p99_ms":0}' >"$dir/bare.json"
   else
-  port=$(free_port)
-  "$LOAD_BENCH" bare --port "$port" --cert "$CERTS/hub.crt" --key "$CERTS/hub.key" --ca "$CERTS/ca.crt" \
-    >"$dir/bare.log" 2>&1 &
-  bare_pid=$!
-  pids+=("$bare_pid")
-  wait_https "$port" /healthz || die "the bare server did not start; see $dir/bare.log"
-  load "$port" "$AGENCY" "$dir/bare.json" "${bodies[@]}"
-  stop "$bare_pid"
+    port=$(free_port)
+    "$LOAD_BENCH" bare --port "$port" --cert "$CERTS/hub.crt" --key "$CERTS/hub.key" --ca "$CERTS/ca.crt" \
+      >"$dir/bare.log" 2>&1 &
+    bare_pid=$!
+    pids+=("$bare_pid")
+    wait_https "$port" /healthz || die "the bare server did not start; see $dir/bare.log"
+    load "$port" "$AGENCY" "$dir/bare.json" "${bodies[@]}"
+    stop "$bare_pid"
   fi
 
   # ---- 2. the hub and the simulator, fresh store and journal
