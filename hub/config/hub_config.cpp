@@ -204,7 +204,9 @@ HubConfig HubConfig::load(const fs::path& file) {
     if (id["san_dns"]) c.postal_identity.san_dns = r.text(id["san_dns"], "san_dns");
     if (!id["issuer"]) r.fail(id, "postal.identity needs 'issuer'");
     c.postal_identity.issuer = r.text(id["issuer"], "issuer");
-    if (!parse_dn(c.postal_identity.issuer)) r.fail(id["issuer"], "postal.identity.issuer is not a distinguished name");
+    auto dn = parse_dn(c.postal_identity.issuer);
+    if (!dn) r.fail(id["issuer"], "postal.identity.issuer is not a distinguished name");
+    c.postal_identity.issuer_dn = std::move(*dn);
     if (!c.postal_identity.subject_cn && !c.postal_identity.san_uri && !c.postal_identity.san_dns)
       r.fail(id, "postal.identity needs at least one of subject_cn, san_uri, san_dns");
     if (!p["endpoints"] || !p["endpoints"].IsMap() || p["endpoints"].size() == 0)

@@ -198,7 +198,9 @@ void Loader::load_identity(const YAML::Node& n) {
   if (!id.subject_cn && !id.san_uri && !id.san_dns)
     fail(n, "identity needs at least one of subject_cn, san_uri, san_dns");
   id.issuer = required_scalar(n, "issuer", "identity");
-  if (auto dn = parse_dn(id.issuer); !dn) fail(n["issuer"], "identity.issuer: " + dn.error().message);
+  auto dn = parse_dn(id.issuer);
+  if (!dn) fail(n["issuer"], "identity.issuer: " + dn.error().message);
+  id.issuer_dn = std::move(*dn);
 }
 
 void Loader::load_format(const YAML::Node& n) {

@@ -4,6 +4,7 @@
 // translate() is pure, allocation-light, and safe to call from many threads at once.
 #pragma once
 
+#include "hub/common/distinguished_name.hpp"
 #include "hub/common/result.hpp"
 #include "hub/dossier/dossier.hpp"
 #include "hub/mapping/format.hpp"
@@ -41,6 +42,7 @@ struct Identity {
   std::optional<std::string> san_uri;
   std::optional<std::string> san_dns;
   std::string issuer;
+  DistinguishedName issuer_dn;  // `issuer`, parsed once at load: matched on every request
 };
 
 struct Organ {
