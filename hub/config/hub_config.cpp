@@ -1,6 +1,7 @@
 #include "hub/config/hub_config.hpp"
 
 #include "hub/common/distinguished_name.hpp"
+#include "hub/config/yaml_reader.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -30,50 +31,10 @@ namespace {
 
 constexpr std::string_view kLanguage = "dossier-hub/config/v1";
 
-class Reader {
+class Reader : public YamlReader {
  public:
-  explicit Reader(fs::path file) : file_(std::move(file)) {}
+  using YamlReader::YamlReader;
 
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& msg) const {
-    std::ostringstream os;
-    os << file_.string();
-    if (n && !n.Mark().is_null()) os << ':' << n.Mark().line + 1 << ':' << n.Mark().column + 1;
-    os << ": " << msg;
-    throw ConfigError(os.str());
-  }
-  void keys(const YAML::Node& n, std::string_view what, std::initializer_list<std::string_view> allowed) const {
-    if (!n.IsMap()) fail(n, std::string(what) + " must be a map");
-    std::set<std::string> seen;
-    for (const auto& kv : n) {
-      const std::string k = kv.first.Scalar();
-      if (!seen.insert(k).second) fail(kv.first, "duplicate key '" + k + "' in " + std::string(what));
-      bool ok = false;
-      for (auto a : allowed) ok = ok || a == k;
-      if (!ok) {
-        std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        fail(kv.first, "unknown key '" + k + "' in " + std::string(what) + " (expected one of: " + list + ")");
-      }
-    }
-  }
-  std::string text(const YAML::Node& n, std::string_view what) const {
-    if (!n.IsScalar()) fail(n, std::string(what) + " must be text");
-    return n.Scalar();
-  }
-  fs::path path(const YAML::Node& n, std::string_view what) const {
-    fs::path p = text(n, what);
-    return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
-  }
-  template <class Int>
-  Int number(const YAML::Node& n, std::string_view what, Int lo, Int hi) const {
-    const std::string s = text(n, what);
-    long long v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || v < static_cast<long long>(lo) ||
-        v > static_cast<long long>(hi))
-      fail(n, std::string(what) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return static_cast<Int>(v);
-  }
   double real(const YAML::Node& n, std::string_view what, double lo, double hi) const {
     double v = 0;
     try {
@@ -111,24 +72,6 @@ class Reader {
     if (n["port"]) l.port = number<std::uint16_t>(n["port"], "port", 0, 65535);
     return l;
   }
-  Tls tls(const YAML::Node& n, std::string_view what, bool need_ca) const {
-    keys(n, what, {"certificate", "private_key", "ca"});
-    Tls t;
-    for (auto [key, out] : {std::pair{"certificate", &t.certificate}, std::pair{"private_key", &t.private_key},
-                            std::pair{"ca", &t.client_ca}}) {
-      if (!n[key]) {
-        if (std::string_view(key) == "ca" && !need_ca) continue;
-        fail(n, std::string(what) + " needs '" + key + "'");
-      }
-      *out = path(n[key], key);
-      if (!fs::exists(*out))
-        fail(n[key], out->string() + " does not exist (make development certificates with certs/make-dev-certs.sh)");
-    }
-    return t;
-  }
-
- private:
-  fs::path file_;
 };
 
 }  // namespace
@@ -157,9 +100,9 @@ HubConfig HubConfig::load(const fs::path& file) {
     if (l["admin"]) c.admin = r.listener(l["admin"], "listen.admin");
   }
   if (!root["tls"]) r.fail(root, "the configuration needs 'tls' (the hub's certificate, key and the partners' CA)");
-  c.tls = r.tls(root["tls"], "tls", true);
+  c.tls = r.tls(root["tls"], "tls");
   if (!root["client_tls"]) r.fail(root, "the configuration needs 'client_tls' (the hub's client certificate)");
-  c.client_tls = r.tls(root["client_tls"], "client_tls", true);
+  c.client_tls = r.tls(root["client_tls"], "client_tls");
   if (const auto l = root["limits"]) {
     r.keys(l, "limits",
            {"max_body_bytes", "max_header_bytes", "handshake_timeout", "read_timeout", "idle_timeout",

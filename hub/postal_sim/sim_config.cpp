@@ -1,5 +1,7 @@
 #include "hub/postal_sim/sim_config.hpp"
 
+#include "hub/config/yaml_reader.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -96,50 +98,10 @@ json::object faults_json(const Faults& f, std::chrono::system_clock::time_point 
 
 namespace {
 
-class Reader {
+class Reader : public config::YamlReader {
  public:
-  explicit Reader(fs::path file) : file_(std::move(file)) {}
+  using YamlReader::YamlReader;
 
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& msg) const {
-    std::ostringstream os;
-    os << file_.string();
-    if (n && !n.Mark().is_null()) os << ':' << n.Mark().line + 1 << ':' << n.Mark().column + 1;
-    os << ": " << msg;
-    throw config::ConfigError(os.str());
-  }
-  void keys(const YAML::Node& n, std::string_view what, std::initializer_list<std::string_view> allowed) const {
-    if (!n.IsMap()) fail(n, std::string(what) + " must be a map");
-    std::set<std::string> seen;
-    for (const auto& kv : n) {
-      const std::string k = kv.first.Scalar();
-      if (!seen.insert(k).second) fail(kv.first, "duplicate key '" + k + "' in " + std::string(what));
-      bool ok = false;
-      for (auto a : allowed) ok = ok || a == k;
-      if (!ok) {
-        std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        fail(kv.first, "unknown key '" + k + "' in " + std::string(what) + " (expected one of: " + list + ")");
-      }
-    }
-  }
-  std::string text(const YAML::Node& n, std::string_view what) const {
-    if (!n.IsScalar()) fail(n, std::string(what) + " must be text");
-    return n.Scalar();
-  }
-  fs::path path(const YAML::Node& n, std::string_view what) const {
-    fs::path p = text(n, what);
-    return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
-  }
-  template <class Int>
-  Int number(const YAML::Node& n, std::string_view what, Int lo, Int hi) const {
-    const std::string s = text(n, what);
-    unsigned long long v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || v < static_cast<unsigned long long>(lo) ||
-        v > static_cast<unsigned long long>(hi))
-      fail(n, std::string(what) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return static_cast<Int>(v);
-  }
   double share(const YAML::Node& n, std::string_view what) const {
     double v = 0;
     try {
@@ -156,21 +118,6 @@ class Reader {
       fail(n, std::string(what) + " must be a duration such as " + (zero_ok ? "0s, " : "") + "250ms, 10s, 5m");
     return *d;
   }
-  config::Tls tls(const YAML::Node& n, std::string_view what) const {
-    keys(n, what, {"certificate", "private_key", "ca"});
-    config::Tls t;
-    for (auto [key, out] : {std::pair{"certificate", &t.certificate}, std::pair{"private_key", &t.private_key},
-                            std::pair{"ca", &t.client_ca}}) {
-      if (!n[key]) fail(n, std::string(what) + " needs '" + key + "'");
-      *out = path(n[key], key);
-      if (!fs::exists(*out))
-        fail(n[key], out->string() + " does not exist (make development certificates with certs/make-dev-certs.sh)");
-    }
-    return t;
-  }
-
- private:
-  fs::path file_;
 };
 
 }  // namespace
