@@ -25,6 +25,9 @@ contains() {  # contains NAME FILE TEXT
   fi
 }
 
+expect "an unknown command is a usage error (exit 2, not a crash)" 2 -- "$hub" frobnicate
+contains "it lists the commands" err "Commands:"
+
 valid=samples/hcm-justice/valid/01-ket-qua-phieu-so-1.xml
 expect "translate a valid message" 0 -- "$hub" translate --mapping mappings/hcm-justice.yaml "$valid"
 contains "translate prints the dossier" out '"schema": "dossier/v1"'
