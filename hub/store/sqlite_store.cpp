@@ -17,14 +17,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <future>
 #include <limits>
 #include <mutex>
 #include <pthread.h>
 #include <stdexcept>
+#include <sys/file.h>
 #include <thread>
+#include <unistd.h>
+#include <utility>
 
 namespace dh::store {
 
@@ -99,6 +105,7 @@ constexpr std::string_view kClaimable =
     "WHERE due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) "
     "AND target NOT IN (SELECT value FROM json_each(?2)) ORDER BY due_at, id LIMIT ?3";
 constexpr std::string_view kLease = "UPDATE outbox SET lease_until = ?2 WHERE id = ?1";
+constexpr std::string_view kReleaseAllLeases = "UPDATE outbox SET lease_until = NULL WHERE lease_until IS NOT NULL";
 constexpr std::string_view kDeleteOutbox = "DELETE FROM outbox WHERE id = ?1 RETURNING kind, hub_id, attempts";
 constexpr std::string_view kRetry =
     "UPDATE outbox SET attempts = attempts + 1, due_at = ?2, last_error = ?3, lease_until = NULL WHERE id = ?1 "
@@ -781,7 +788,11 @@ class SqliteStore::Impl {
     auto c = Connection::open(o.file, Connection::Mode::write, o.busy_timeout);
     if (!c) throw std::runtime_error(c.error().message);
     writer_ = std::move(*c);
+    owner_ = OwnerLock(o.file);
     migrate(*writer_);
+    // This process owns the file: a lease still set was taken by a process that died (SIGKILL,
+    // power loss). Its entries are due again now, not when the dead process's lease would end.
+    if (auto r = exec(kReleaseAllLeases); !r) throw std::runtime_error(r.error().message);
     thread_ = std::thread([this] { writer_loop(); });
   }
 
@@ -920,7 +931,42 @@ class SqliteStore::Impl {
     for (auto& op : batch) op->finish(failed ? &*failed : nullptr);
   }
 
+  // The embedded store belongs to one process: an exclusive flock(2) on the database file, held
+  // while the store is open and dropped by the kernel when the process ends, however it ends.
+  // (SQLite's own locks are fcntl(2) locks: independent of flock on Linux, so they do not clash.)
+  class OwnerLock {
+   public:
+    OwnerLock() = default;
+    explicit OwnerLock(const std::filesystem::path& file) : fd_(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {
+      if (fd_ < 0) throw std::runtime_error("store: cannot open " + file.string() + ": " + std::strerror(errno));
+      if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        ::close(fd_);
+        fd_ = -1;
+        if (e == EWOULDBLOCK)
+          throw std::runtime_error("store: " + file.string() +
+                                   " is in use by another dossier-hub process; the embedded store is one process's "
+                                   "(run several instances in shared mode, docs/operations.md)");
+        throw std::runtime_error("store: cannot lock " + file.string() + ": " + std::strerror(e));
+      }
+    }
+    OwnerLock(OwnerLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    OwnerLock& operator=(OwnerLock&& o) noexcept {
+      std::swap(fd_, o.fd_);
+      return *this;
+    }
+    OwnerLock(const OwnerLock&) = delete;
+    OwnerLock& operator=(const OwnerLock&) = delete;
+    ~OwnerLock() {
+      if (fd_ >= 0) ::close(fd_);
+    }
+
+   private:
+    int fd_ = -1;
+  };
+
   std::size_t max_batch_;
+  OwnerLock owner_;                     // declared before the writer: released after it closes
   std::unique_ptr<Connection> writer_;  // used by the writer thread only (and by the constructor)
   ReadPool reads_;
 

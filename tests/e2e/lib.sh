@@ -49,9 +49,13 @@ start_hub() {
   hub_pid=$!
   wait_ready
 }
-wait_ready() {
-  for _ in $(seq 1 200); do
+wait_ready() {  # up to 60 s (a sanitized build starts slowly), less if the hub exits
+  for _ in $(seq 1 1200); do
     curl -s --cacert "$CERTS/ca.crt" -o /dev/null "https://127.0.0.1:$HUB_PORT/readyz" && return 0
+    if ! kill -0 "$hub_pid" 2>/dev/null; then
+      echo "the hub exited before it was ready; log:"; tail -20 "$E2E_DIR/hub.log"
+      return 1
+    fi
     sleep 0.05
   done
   echo "the hub did not become ready; log:"; tail -20 "$E2E_DIR/hub.log"
@@ -61,7 +65,10 @@ e2e_start() {
   "$E2E_ROOT/certs/make-dev-certs.sh" >/dev/null 2>&1
   write_configs
   start_sim
-  start_hub
+  if ! start_hub; then
+    fail "the hub started"
+    e2e_finish
+  fi
 }
 stop_hub() { [[ -n $hub_pid ]] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null; hub_pid=""; }
 e2e_finish() {

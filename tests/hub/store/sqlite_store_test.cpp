@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -328,6 +329,34 @@ TEST_CASE("a file migrated by a newer hub is refused at open") {
   CHECK_THROWS_WITH(SqliteStore(options_for(dir)), Catch::Contains("newer than this hub knows"));
   CHECK_THROWS_WITH(SqliteStore(SqliteOptions{dir.path() / "no" / "such" / "folder.db", 256, std::chrono::seconds(1)}),
                     Catch::Contains("cannot open"));
+}
+
+TEST_CASE("the embedded store belongs to one process at a time") {
+  TempDir dir;
+  std::optional<SqliteStore> first(std::in_place, options_for(dir));
+  // flock(2) locks are per open file: a second open in the same process is refused like another
+  // process's would be.
+  CHECK_THROWS_WITH(SqliteStore(options_for(dir)), Catch::Contains("in use by another dossier-hub process"));
+  first.reset();
+  CHECK_NOTHROW(SqliteStore(options_for(dir)));  // closed: free again
+}
+
+TEST_CASE("leases of a process that died are released when the store opens again") {
+  TempDir dir;
+  auto r = make_accept("STP-L", 2);
+  r.outbox[0].due_at = at(-10);
+  r.outbox[1].due_at = at(-5);
+  {
+    SqliteStore s(options_for(dir));
+    REQUIRE(accept_sync(s, std::move(r)));
+    auto claimed = s.claim(at(), std::chrono::seconds(600), 10, {});
+    REQUIRE(claimed);
+    REQUIRE(claimed->size() == 2);
+  }  // the process "dies" holding both leases
+  SqliteStore s(options_for(dir));
+  auto again = s.claim(at(1), std::chrono::seconds(600), 10, {});  // long before the leases would end
+  REQUIRE(again);
+  CHECK(again->size() == 2);
 }
 
 TEST_CASE("claim leases due entries: a second claim gets nothing until the lease expires") {
