@@ -1,5 +1,6 @@
 #include "hub/common/text.hpp"
 
+#include <unicode/brkiter.h>
 #include <unicode/bytestream.h>
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace dh::text {
@@ -165,21 +167,54 @@ const icu::Locale& vietnamese() {
   return vi;
 }
 
+namespace {
+
+// ASCII maps the same in every locale that matters here (Vietnamese has no dotless i): no ICU.
+std::string ascii_case(std::string_view s, bool upper) {
+  std::string out(s);
+  for (char& c : out) {
+    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string to_upper(std::string_view s) {
+  if (is_ascii(s)) return ascii_case(s, true);
   icu::UnicodeString u = from_utf8(s);
   u.toUpper(vietnamese());
   return to_utf8(u);
 }
 
 std::string to_lower(std::string_view s) {
+  if (is_ascii(s)) return ascii_case(s, false);
   icu::UnicodeString u = from_utf8(s);
   u.toLower(vietnamese());
   return to_utf8(u);
 }
 
+namespace {
+
+// Title case needs word boundaries: without an iterator, ICU builds a word BreakIterator (rules,
+// dictionaries) on every call, which cost more than the rest of a translation's transforms. One per
+// thread, reused (toTitle sets its text).
+icu::BreakIterator* word_breaks() {
+  thread_local std::unique_ptr<icu::BreakIterator> it = [] {
+    UErrorCode status = U_ZERO_ERROR;
+    std::unique_ptr<icu::BreakIterator> b(icu::BreakIterator::createWordInstance(vietnamese(), status));
+    if (U_FAILURE(status)) throw std::runtime_error("ICU cannot make a word break iterator");
+    return b;
+  }();
+  return it.get();
+}
+
+}  // namespace
+
 std::string to_title(std::string_view s) {
   icu::UnicodeString u = from_utf8(s);
-  u.toTitle(nullptr, vietnamese());
+  u.toTitle(word_breaks(), vietnamese());
   return to_utf8(u);
 }
 
