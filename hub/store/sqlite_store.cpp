@@ -26,6 +26,7 @@
 #include <limits>
 #include <mutex>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdexcept>
 #include <sys/file.h>
 #include <thread>
@@ -357,7 +358,25 @@ Outcome<void> set_status(Connection& c, std::string_view hub_id, Status from, St
       "from=" + std::string(to_string(from)) + " to=" + std::string(to_string(to)) + " cause=" + std::string(cause));
 }
 
-Outcome<AcceptResult> do_accept(Connection& c, const AcceptRequest& r) {
+// What an accept writes that needs no database: serialised on the caller's thread, so that the
+// single writer spends its time on SQLite only.
+struct RenderedDossier {
+  std::string dossier_json;
+  std::string route_flags_json;
+};
+
+std::vector<RenderedDossier> render_dossiers(const AcceptRequest& r) {
+  std::vector<RenderedDossier> out;
+  out.reserve(r.dossiers.size());
+  for (const auto& d : r.dossiers) {
+    boost::json::array flags;
+    for (const auto& f : d.route_flags) flags.emplace_back(f);
+    out.push_back({boost::json::serialize(to_json(d.dossier)), boost::json::serialize(flags)});
+  }
+  return out;
+}
+
+Outcome<AcceptResult> do_accept(Connection& c, const AcceptRequest& r, const std::vector<RenderedDossier>& rendered) {
   const Message& m = r.message;
   std::optional<std::string> first_answer;
   auto found = each(
@@ -377,13 +396,12 @@ Outcome<AcceptResult> do_accept(Connection& c, const AcceptRequest& r) {
     q.bind(6, m.message_type).bind_blob(7, m.body).bind(8, m.request_id).bind(9, at).bind(10, r.answer_json);
   });
   if (!w) return w.error();
-  for (const auto& d : r.dossiers) {
-    boost::json::array flags;
-    for (const auto& f : d.route_flags) flags.emplace_back(f);
+  for (std::size_t i = 0; i < r.dossiers.size(); ++i) {
+    const auto& d = r.dossiers[i];
     w = write(c, kInsertDossier, [&](Query& q) {
       q.bind(1, *d.dossier.hub_id).bind(2, m.agency_id).bind(3, d.dossier.dossier_code).bind(4, to_string(d.status));
-      q.bind(5, boost::json::serialize(to_json(d.dossier))).bind_opt(6, d.order_id).bind_opt(7, d.item_code);
-      q.bind(8, m.id).bind(9, boost::json::serialize(flags)).bind(10, at);
+      q.bind(5, rendered[i].dossier_json).bind_opt(6, d.order_id).bind_opt(7, d.item_code);
+      q.bind(8, m.id).bind(9, rendered[i].route_flags_json).bind(10, at);
     });
     if (!w) return w.error();
   }
@@ -779,6 +797,77 @@ std::string audit_hash(std::string_view prev_hash, std::int64_t seq, std::string
   return sha256_hex(s);
 }
 
+// ---------------------------------------------------------------- the checkpointer
+
+// Copies the WAL back into the database file on a thread of its own, so that the writer never
+// stops for it: SQLite's automatic checkpoint runs inside the COMMIT that crosses the threshold,
+// and with synchronous=FULL that is a second round of page writes and an fsync of the database
+// file on the writer's critical path. Here the writer only counts (SQLite's WAL hook, after each
+// commit) and wakes this thread, which runs PASSIVE checkpoints: they never block the writer or
+// the readers, and they copy whatever frames no reader still needs.
+class Checkpointer {
+ public:
+  static constexpr int kPages = 1000;  // SQLite's own default threshold (~4 MB of WAL)
+
+  Checkpointer(std::filesystem::path file, std::chrono::milliseconds busy_timeout, Connection& writer)
+      : file_(std::move(file)), busy_timeout_(busy_timeout), writer_(writer.raw()) {
+    sqlite3_wal_autocheckpoint(writer.raw(), 0);
+    sqlite3_wal_hook(writer.raw(), &Checkpointer::on_commit, this);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(m_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    sqlite3_wal_hook(writer_, nullptr, nullptr);
+  }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+ private:
+  static int on_commit(void* self, sqlite3*, const char*, int wal_pages) {
+    if (wal_pages >= kPages) {
+      auto* c = static_cast<Checkpointer*>(self);
+      {
+        std::lock_guard lock(c->m_);
+        c->wanted_ = true;
+      }
+      c->cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void loop() {
+    pthread_setname_np(pthread_self(), "dh-store-ckpt");
+    auto c = Connection::open(file_, Connection::Mode::write, busy_timeout_);  // WAL, synchronous=FULL
+    for (;;) {
+      {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [this] { return stopping_ || wanted_; });
+        if (stopping_) return;  // the last connection to close checkpoints what is left
+        wanted_ = false;
+      }
+      // A failure (I/O, the file gone) is not the writer's: its commits are in the WAL, durable;
+      // the next commit over the threshold asks again. Reopen in case the connection is broken.
+      if (!c ||
+          sqlite3_wal_checkpoint_v2((*c)->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) != SQLITE_OK)
+        c = Connection::open(file_, Connection::Mode::write, busy_timeout_);
+    }
+  }
+
+  std::filesystem::path file_;
+  std::chrono::milliseconds busy_timeout_;
+  sqlite3* writer_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool wanted_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // ---------------------------------------------------------------- SqliteStore::Impl
 
 class SqliteStore::Impl {
@@ -793,6 +882,7 @@ class SqliteStore::Impl {
     // This process owns the file: a lease still set was taken by a process that died (SIGKILL,
     // power loss). Its entries are due again now, not when the dead process's lease would end.
     if (auto r = exec(kReleaseAllLeases); !r) throw std::runtime_error(r.error().message);
+    checkpointer_.emplace(o.file, o.busy_timeout, *writer_);
     thread_ = std::thread([this] { writer_loop(); });
   }
 
@@ -803,6 +893,7 @@ class SqliteStore::Impl {
     }
     cv_.notify_all();
     thread_.join();
+    checkpointer_.reset();  // before the writer closes: its hook points at the checkpointer
   }
 
   template <class T>
@@ -968,6 +1059,7 @@ class SqliteStore::Impl {
   std::size_t max_batch_;
   OwnerLock owner_;                     // declared before the writer: released after it closes
   std::unique_ptr<Connection> writer_;  // used by the writer thread only (and by the constructor)
+  std::optional<Checkpointer> checkpointer_;
   ReadPool reads_;
 
   std::mutex m_;
@@ -987,7 +1079,10 @@ SqliteStore::SqliteStore(const SqliteOptions& options) : impl_(std::make_unique<
 SqliteStore::~SqliteStore() = default;
 
 void SqliteStore::accept(AcceptRequest request, Done<AcceptResult> done) {
-  impl_->submit<AcceptResult>([r = std::move(request)](Connection& c) { return do_accept(c, r); }, std::move(done));
+  auto rendered = render_dossiers(request);
+  impl_->submit<AcceptResult>(
+      [r = std::move(request), rendered = std::move(rendered)](Connection& c) { return do_accept(c, r, rendered); },
+      std::move(done));
 }
 
 void SqliteStore::record_rejection(Rejection rejection, Done<void> done) {
