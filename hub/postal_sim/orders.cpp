@@ -299,8 +299,10 @@ void OrderBook::replay(const std::string& line) {
 }
 
 Outcome<void> OrderBook::append(const json::object& line) {
-  std::string text = json::serialize(line);
-  text += '\n';
+  return append_lines(json::serialize(line) + '\n');
+}
+
+Outcome<void> OrderBook::append_lines(const std::string& text) {
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0 ||
       ::fsync(::fileno(file_)) != 0)
     return make_error("cannot write the order journal: " + std::string(std::strerror(errno)));
@@ -346,6 +348,24 @@ Outcome<void> OrderBook::ack(std::string_view order_id, std::size_t index) {
   if (it->second.plan[index].acked) return {};
   it->second.plan[index].acked = true;
   return append(json::object{{"type", "acked"}, {"order_id", order_id}, {"index", index}});
+}
+
+Outcome<void> OrderBook::ack_all(const std::vector<std::pair<std::string, std::size_t>>& events) {
+  std::string text;
+  std::vector<PlannedEvent*> newly;
+  for (const auto& [order_id, index] : events) {
+    auto it = orders_.find(order_id);
+    if (it == orders_.end() || index >= it->second.plan.size()) return make_error("no such order event");
+    PlannedEvent& e = it->second.plan[index];
+    if (e.acked || std::find(newly.begin(), newly.end(), &e) != newly.end()) continue;
+    newly.push_back(&e);
+    text += json::serialize(json::object{{"type", "acked"}, {"order_id", order_id}, {"index", index}});
+    text += '\n';
+  }
+  if (text.empty()) return {};
+  if (auto written = append_lines(text); !written) return written.error();
+  for (auto* e : newly) e->acked = true;  // only once the journal has them
+  return {};
 }
 
 }  // namespace dh::postal_sim

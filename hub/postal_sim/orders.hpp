@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace dh::postal_sim {
@@ -93,9 +94,12 @@ class OrderBook {
   Outcome<const Order*> add(Order order);
   // The hub has event `index` (0-based in the plan) of the order.
   Outcome<void> ack(std::string_view order_id, std::size_t index);
+  // The hub has all these events (one push): journalled with one fsync for the lot.
+  Outcome<void> ack_all(const std::vector<std::pair<std::string, std::size_t>>& events);
 
  private:
   Outcome<void> append(const boost::json::object& line);
+  Outcome<void> append_lines(const std::string& text);  // whole lines, then one fsync
   void replay(const std::string& line);
 
   std::filesystem::path path_;

@@ -384,9 +384,12 @@ asio::awaitable<void> PostalSim::Impl::push_events() {
       auto result = co_await client.post(url, "application/json", body, {});
       const auto c = connectors::classify_agency_callback(result, sys::now());
       if (c.outcome == connectors::Outcome::delivered) {
+        std::vector<std::pair<std::string, std::size_t>> acks;
+        acks.reserve(batch.size());
         for (const auto& ref : batch)
-          if (auto acked = book.ack(ref.order_id, ref.index); !acked)
-            obs::Log::error("journal_write_failed", {{"error", acked.error().message}});
+          if (book.by_order_id(ref.order_id)) acks.emplace_back(ref.order_id, ref.index);
+        if (auto acked = book.ack_all(acks); !acked)
+          obs::Log::error("journal_write_failed", {{"error", acked.error().message}});
         pushed += batch.size();
         obs::Log::info("events_pushed", {{"events", std::to_string(batch.size())}, {"status", c.reason}});
         break;

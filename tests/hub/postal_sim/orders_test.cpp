@@ -50,6 +50,19 @@ Timestamp t0() {
   return *Timestamp::parse_rfc3339("2025-01-15T08:00:00+07:00");
 }
 
+// A valid order with the next waybill of `book` and a plan of four events, one a second.
+Order new_order(const OrderBook& book, const std::string& order_id, const std::string& key) {
+  Order o;
+  o.order_id = order_id;
+  o.idempotency_key = key;
+  o.item_code = make_item_code(book.next_serial());
+  o.sha256 = "abc";
+  o.received_at = t0();
+  o.request = valid_order().as_object();
+  o.plan = plan_events(t0(), 1s, 0.0, 0.0, [] { return 0.5; });
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("S10 check digits: weights 8 6 4 2 3 5 9 7, 10 -> 0, 11 -> 5", "[s10]") {
@@ -144,15 +157,7 @@ TEST_CASE("order book: journalled, read back after a restart, torn lines skipped
     OrderBook book(file);
     CHECK(book.size() == 0);
     CHECK(book.next_serial() == 1);
-    Order o;
-    o.order_id = "O1";
-    o.idempotency_key = "K1";
-    o.item_code = make_item_code(book.next_serial());
-    o.sha256 = "abc";
-    o.received_at = t0();
-    o.request = valid_order().as_object();
-    o.plan = plan_events(t0(), 1s, 0.0, 0.0, [] { return 0.5; });
-    REQUIRE(book.add(o).has_value());
+    REQUIRE(book.add(new_order(book, "O1", "K1")).has_value());
     REQUIRE(book.ack("O1", 0).has_value());
     REQUIRE(book.ack("O1", 1).has_value());
     CHECK_FALSE(book.ack("O1", 99).has_value());
@@ -186,6 +191,33 @@ TEST_CASE("order book: journalled, read back after a restart, torn lines skipped
   CHECK(o->request.at("dossier_code") == "000.00.12.H29-250115-0001");
   CHECK(again.next_serial() == 2);
   CHECK(o->event_id(0) == "EB000000014VN-1");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("order book: one push's acknowledgements are journalled together", "[orders]") {
+  const auto dir = temp_dir("journal-acks");
+  const auto file = dir / "orders.jsonl";
+  {
+    OrderBook book(file);
+    for (const std::string id : {"O1", "O2"}) REQUIRE(book.add(new_order(book, id, "K" + id)).has_value());
+    REQUIRE(book.ack("O1", 0).has_value());
+    // An event acknowledged before, and one listed twice: each journalled once.
+    REQUIRE(book.ack_all({{"O1", 0}, {"O1", 1}, {"O2", 0}, {"O2", 0}}).has_value());
+    CHECK(book.by_order_id("O1")->status() == "in_transit");
+    CHECK(book.by_order_id("O2")->status() == "picked_up");
+    // An unknown event refuses the whole push: nothing of it is journalled or marked.
+    CHECK_FALSE(book.ack_all({{"O2", 1}, {"nope", 0}}).has_value());
+    CHECK(book.by_order_id("O2")->status() == "picked_up");
+  }
+  std::ifstream in(file);
+  int acked_lines = 0;
+  for (std::string line; std::getline(in, line);) acked_lines += line.find(R"("type":"acked")") != std::string::npos;
+  CHECK(acked_lines == 3);
+  OrderBook again(file);
+  CHECK(again.skipped_lines() == 0);
+  CHECK(again.by_order_id("O1")->plan[1].acked);
+  CHECK(again.by_order_id("O2")->plan[0].acked);
+  CHECK_FALSE(again.by_order_id("O2")->plan[1].acked);
   fs::remove_all(dir);
 }
 
