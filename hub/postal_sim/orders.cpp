@@ -320,6 +320,13 @@ const Order* OrderBook::by_order_id(std::string_view order_id) const {
 }
 
 Outcome<const Order*> OrderBook::add(Order order) {
+  const Order* kept = add_pending(std::move(order));
+  const std::string id = kept->order_id;
+  if (auto flushed = flush(); !flushed) return flushed.error();
+  return by_order_id(id);
+}
+
+const Order* OrderBook::add_pending(Order order) {
   json::array plan;
   for (const auto& e : order.plan) plan.push_back(plan_json(e));
   // dossier_code at the top too: tools and tests count orders per dossier with one jq filter.
@@ -333,13 +340,31 @@ Outcome<const Order*> OrderBook::add(Order order) {
                     {"received_at", order.received_at.to_rfc3339()},
                     {"order", order.request},
                     {"plan", std::move(plan)}};
-  if (auto written = append(line); !written) return written.error();
+  pending_text_ += json::serialize(line);
+  pending_text_ += '\n';
+  pending_ids_.insert(order.order_id);
   const auto serial = static_cast<std::uint32_t>(std::stoul(order.item_code.substr(2, 8)));
   last_serial_ = std::max(last_serial_, serial);
   keys_[order.idempotency_key] = order.order_id;
   auto& kept = orders_[order.order_id];
   kept = std::move(order);
   return &kept;
+}
+
+Outcome<void> OrderBook::flush() {
+  if (pending_ids_.empty()) return {};
+  auto written = append_lines(pending_text_);
+  pending_text_.clear();
+  if (!written) {
+    for (const auto& id : pending_ids_) {
+      auto it = orders_.find(id);
+      if (it == orders_.end()) continue;
+      keys_.erase(it->second.idempotency_key);
+      orders_.erase(it);
+    }
+  }
+  pending_ids_.clear();
+  return written;
 }
 
 Outcome<void> OrderBook::ack(std::string_view order_id, std::size_t index) {

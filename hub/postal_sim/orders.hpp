@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -92,6 +93,14 @@ class OrderBook {
 
   // Journals the order (written and fsync'd) and keeps it. Fails when the journal cannot be written.
   Outcome<const Order*> add(Order order);
+  // Group commit, for the simulator's order path: the order is kept at once (a repeat of its key
+  // finds it) and its journal line queued; flush() writes every queued line with one fsync. Until
+  // then the order is pending and must not be acknowledged. A flush that fails forgets the
+  // pending orders: they were never acknowledged, so the hub sends them again.
+  const Order* add_pending(Order order);
+  Outcome<void> flush();
+  [[nodiscard]] bool pending(std::string_view order_id) const { return pending_ids_.contains(order_id); }
+  [[nodiscard]] bool has_pending() const noexcept { return !pending_ids_.empty(); }
   // The hub has event `index` (0-based in the plan) of the order.
   Outcome<void> ack(std::string_view order_id, std::size_t index);
   // The hub has all these events (one push): journalled with one fsync for the lot.
@@ -106,6 +115,8 @@ class OrderBook {
   std::FILE* file_ = nullptr;
   std::map<std::string, Order, std::less<>> orders_;      // by order_id
   std::map<std::string, std::string, std::less<>> keys_;  // idempotency key -> order_id
+  std::set<std::string, std::less<>> pending_ids_;        // kept, journal line not yet flushed
+  std::string pending_text_;                              // their journal lines
   std::uint32_t last_serial_ = 0;
   std::size_t skipped_ = 0;
 };

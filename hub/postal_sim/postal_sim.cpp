@@ -113,7 +113,8 @@ struct PostalSim::Impl final : edge::RequestHandler {
         client(client_tls, connectors::ClientOptions{cfg.hub_timeout, 2, 1 << 20, std::chrono::seconds(20),
                                                      "dossier-hub-postal-sim"}),
         wake(io),
-        retry_wait(io) {
+        retry_wait(io),
+        flushed(io, steady::time_point::max()) {
     if (book.skipped_lines() > 0)
       obs::Log::warn("journal_lines_skipped", {{"lines", std::to_string(book.skipped_lines())}});
   }
@@ -128,6 +129,7 @@ struct PostalSim::Impl final : edge::RequestHandler {
   Response list_callbacks(const Request& req);
   void schedule(const Order& order);
   asio::awaitable<void> push_events();
+  asio::awaitable<void> journalled(std::uint64_t flushes_seen);
 
   asio::io_context& io;
   SimConfig cfg;
@@ -143,6 +145,10 @@ struct PostalSim::Impl final : edge::RequestHandler {
   std::multimap<steady::time_point, EventRef> due;   // events to push, by when
   asio::steady_timer wake;                           // the pusher sleeps on it until the next event
   asio::steady_timer retry_wait;                     // between pushes while the hub is down
+  // Group commit of the order journal: orders placed while a flush is pending share its fsync.
+  asio::steady_timer flushed;  // never expires: cancelled after every flush, which wakes the waiters
+  bool flush_scheduled = false;
+  std::uint64_t flushes_done = 0;
   bool stopping = false;
   std::atomic<std::size_t> pushed{0};  // read by other threads (tests)
   std::atomic<std::size_t> orders{0};
@@ -229,7 +235,10 @@ asio::awaitable<Response> PostalSim::Impl::place_order(Request& req) {
   if (key.empty()) key = order_id;  // the contract sends Idempotency-Key: <order_id>
   const std::string sha = sha256_hex(json::serialize(v));
 
-  // From here to the answer nothing awaits: two requests with one key cannot both pass.
+  // An order of this key still waiting for the journal: its fate first (kept, or forgotten).
+  if (const Order* known = book.by_key(key); known && book.pending(known->order_id)) co_await journalled(flushes_done);
+
+  // From here to add_pending() nothing awaits: two requests with one key cannot both pass.
   auto answer = [&](http::status status, const Order& o, bool duplicate) {
     json::object body{{"item_code", o.item_code}, {"order_id", o.order_id}};
     if (duplicate) body.emplace("duplicate", true);
@@ -260,17 +269,36 @@ asio::awaitable<Response> PostalSim::Impl::place_order(Request& req) {
   order.request = v.as_object();
   order.plan = plan_events(order.received_at, faults.step, faults.delivery_failure_rate, faults.reorder_events,
                            [this] { return random(); });
-  auto added = book.add(std::move(order));
-  if (!added) {
-    obs::Log::error("journal_write_failed", {{"error", added.error().message}});
+  book.add_pending(std::move(order));
+  co_await journalled(flushes_done);
+  const Order* added = book.by_order_id(order_id);
+  if (!added)  // the flush failed and forgot it (journalled() logged why)
     co_return unavailable(std::chrono::seconds(5), "the simulator cannot record orders right now", version);
-  }
   orders = book.size();
-  schedule(**added);
-  obs::Log::info("order_placed", {{"order_id", (*added)->order_id},
-                                  {"item_code", (*added)->item_code},
-                                  {"events", std::to_string((*added)->plan.size())}});
-  co_return answer(http::status::created, **added, false);
+  schedule(*added);
+  obs::Log::info(
+      "order_placed",
+      {{"order_id", added->order_id}, {"item_code", added->item_code}, {"events", std::to_string(added->plan.size())}});
+  co_return answer(http::status::created, *added, false);
+}
+
+// Returns once a flush of the journal that started after `flushes_seen` flushes has ended. The
+// first waiter runs it, after letting every request that is ready queue its order too: one fsync
+// for all of them (the thread is single, so nothing appends while the flush runs).
+asio::awaitable<void> PostalSim::Impl::journalled(std::uint64_t flushes_seen) {
+  while (flushes_done == flushes_seen) {
+    if (flush_scheduled) {
+      co_await flushed.async_wait(nothrow);
+      continue;
+    }
+    flush_scheduled = true;
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    if (auto written = book.flush(); !written)
+      obs::Log::error("journal_write_failed", {{"error", written.error().message}});
+    flush_scheduled = false;
+    ++flushes_done;
+    flushed.cancel();
+  }
 }
 
 Response PostalSim::Impl::get_order(const Request& req, std::string_view order_id) {
