@@ -86,11 +86,12 @@ load() {  # load PORT AGENCY-CERT OUT.json BODY...
     --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --threads "$LOAD_THREADS" --json \
     --cert "$CERTS/$who.crt" --key "$CERTS/$who.key" --ca "$CERTS/ca.crt" "$@" >"$out"
 }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, clock ticks
 orders_in() { [[ -f $1 ]] && grep -c '^{"type":"order"' "$1" || echo 0; }
 
 bodies=("$root/samples/$AGENCY/valid")
 results=$work/results.tsv
-echo -e "run\tbare_rate\tbare_p50\tbare_p99\thub_rate\thub_p50\thub_p99\tratio\thub_other\te2e_window\te2e_overall\tdrain_s\trss_first\trss_max\trss_last" >"$results"
+echo -e "run\tbare_rate\tbare_p50\tbare_p99\thub_rate\thub_p50\thub_p99\tratio\thub_other\te2e_window\te2e_overall\tdrain_s\trss_first\trss_max\trss_last\tbare_cpu_us\thub_cpu_us\tsim_cpu_us\tload_cpu_us" >"$results"
 
 echo "load_bench.sh: $RUNS run(s) of ${LOAD_SECONDS} s (+${WARMUP} s warm-up), $LOAD_CONNECTIONS connections," \
   "$LOAD_THREADS load thread(s), agency $AGENCY, simulator events.step $SIM_EVENT_STEP; $(nproc) cores"
@@ -100,7 +101,8 @@ for run in $(seq 1 "$RUNS"); do
 
   # ---- 1. the bare server
   if [[ ${SKIP_BARE:-0} == 1 ]]; then
-    echo '{"msgs_per_s":0,"p50_ms":0,"p99_ms":0}' >"$dir/bare.json"
+    echo '{"msgs_per_s":0,"p50_ms":0,"p99_ms":0,"accepted_total":0,"cpu_s":0}' >"$dir/bare.json"
+    echo "0 0" >"$dir/bare.cpu"
   else
     port=$(free_port)
     "$LOAD_BENCH" bare --port "$port" --cert "$CERTS/hub.crt" --key "$CERTS/hub.key" --ca "$CERTS/ca.crt" \
@@ -108,7 +110,9 @@ for run in $(seq 1 "$RUNS"); do
     bare_pid=$!
     pids+=("$bare_pid")
     wait_https "$port" /healthz || die "the bare server did not start; see $dir/bare.log"
+    c0=$(cpu_ticks "$bare_pid")
     load "$port" "$AGENCY" "$dir/bare.json" "${bodies[@]}"
+    echo "$c0 $(cpu_ticks "$bare_pid")" >"$dir/bare.cpu"
     stop "$bare_pid"
   fi
 
@@ -149,7 +153,10 @@ for run in $(seq 1 "$RUNS"); do
   ) &
   sampler_pid=$!
   load_start=$(date +%s.%N)
+  h0=$(cpu_ticks "$hub_pid") s0=$(cpu_ticks "$sim_pid")
   load "$HUB_PORT" "$AGENCY" "$dir/hub.json" "${bodies[@]}"
+  echo "$h0 $(cpu_ticks "$hub_pid")" >"$dir/hub.cpu"
+  echo "$s0 $(cpu_ticks "$sim_pid")" >"$dir/sim.cpu"
   load_end=$(date +%s.%N)
   kill "$sampler_pid" 2>/dev/null || true
   wait "$sampler_pid" 2>/dev/null || true
@@ -197,13 +204,25 @@ if len(times) < int(expected):
     other += f",undrained:{int(expected)-len(times)}(depth {depth})"
 ratio = hub["msgs_per_s"] / bare["msgs_per_s"] if bare["msgs_per_s"] else 0
 mb = lambda kb: f"{kb/1024:.0f}"
+# CPU per accepted request (user + system, over the whole load, warm-up included): what each
+# process spends on one message, which the machine's noise moves far less than the rates.
+import os
+tick = os.sysconf("SC_CLK_TCK")
+def per_msg(cpu_file, n):
+    a, b = (int(x) for x in open(f"{d}/{cpu_file}").read().split())
+    return (b - a) / tick / n * 1e6 if n else 0
+bare_us = per_msg("bare.cpu", bare.get("accepted_total", 0))
+hub_n = hub.get("accepted_total", 0)
+hub_us, sim_us = per_msg("hub.cpu", hub_n), per_msg("sim.cpu", hub_n)
+load_us = hub["cpu_s"] / hub_n * 1e6 if hub_n else 0
 with open(f"{d}/rss-series.txt", "w") as out:
     out.write(" ".join(mb(k) for k in rss) + "\n")
 print("\t".join(str(x) for x in [
     run, f"{bare['msgs_per_s']:.0f}", f"{bare['p50_ms']:.2f}", f"{bare['p99_ms']:.2f}",
     f"{hub['msgs_per_s']:.0f}", f"{hub['p50_ms']:.2f}", f"{hub['p99_ms']:.2f}", f"{ratio:.3f}", other,
     f"{e2e_window:.0f}", f"{e2e_overall:.0f}", f"{drain:.1f}",
-    mb(rss[1] if len(rss) > 1 else rss[0]) if rss else "?", mb(max(rss)) if rss else "?", mb(rss[-1]) if rss else "?"]))
+    mb(rss[1] if len(rss) > 1 else rss[0]) if rss else "?", mb(max(rss)) if rss else "?", mb(rss[-1]) if rss else "?",
+    f"{bare_us:.0f}", f"{hub_us:.0f}", f"{sim_us:.0f}", f"{load_us:.0f}"]))
 EOF
   echo "  run $run: $(tail -1 "$results" | cut -f2-)"
   echo "    hub RSS (MB, every 5 s, the first before the load): $(cat "$dir/rss-series.txt")"
@@ -220,15 +239,18 @@ def med(i):
     except ValueError:
         return float("nan")
 print(f"\n{'run':>6} {'bare msg/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'hub msg/s':>10} {'p50 ms':>7} {'p99 ms':>7}"
-      f" {'hub/bare':>8} {'e2e ord/s':>9} {'e2e all':>8} {'drain s':>7} {'RSS MB first/max/last':>22}  hub other codes")
+      f" {'hub/bare':>8} {'e2e ord/s':>9} {'e2e all':>8} {'drain s':>7} {'RSS MB first/max/last':>22}"
+      f" {'CPU us/msg bare/hub/sim/load':>29}  hub other codes")
 for r in rows:
     print(f"{r[0]:>6} {r[1]:>10} {r[2]:>7} {r[3]:>7} {r[4]:>10} {r[5]:>7} {r[6]:>7} {r[7]:>8} {r[9]:>9} {r[10]:>8}"
-          f" {r[11]:>7} {r[12] + '/' + r[13] + '/' + r[14]:>22}  {r[8]}")
+          f" {r[11]:>7} {r[12] + '/' + r[13] + '/' + r[14]:>22} {'/'.join(r[15:19]):>29}  {r[8]}")
 if len(rows) > 1:
     m = [med(i) for i in range(len(head))]
     print(f"{'median':>6} {m[1]:>10.0f} {m[2]:>7.2f} {m[3]:>7.2f} {m[4]:>10.0f} {m[5]:>7.2f} {m[6]:>7.2f} {m[7]:>8.3f}"
-          f" {m[9]:>9.0f} {m[10]:>8.0f} {m[11]:>7.1f} {f'{m[12]:.0f}/{m[13]:.0f}/{m[14]:.0f}':>22}")
+          f" {m[9]:>9.0f} {m[10]:>8.0f} {m[11]:>7.1f} {f'{m[12]:.0f}/{m[13]:.0f}/{m[14]:.0f}':>22}"
+          f" {f'{m[15]:.0f}/{m[16]:.0f}/{m[17]:.0f}/{m[18]:.0f}':>29}")
 print(f"({sys.argv[2]} s measured per run, {sys.argv[3]} connections; e2e ord/s: orders journalled by the simulator"
       " within the measured window per second; e2e all: every order of the run over the time from the load's start"
-      " to the last order; drain: from the end of the load to the last order)")
+      " to the last order; drain: from the end of the load to the last order; CPU us/msg: user+system CPU of the bare"
+      " server, the hub, the simulator and the load generator (hub run) per accepted request)")
 EOF
