@@ -556,4 +556,24 @@ Outcome<bool> WorkConsumer::flush(milliseconds timeout) {
   }
 }
 
+// ---------------------------------------------------------------- from the configuration
+
+Outcome<QueueSettings> queue_settings(const config::Queue& q, std::string_view instance) {
+  auto broker = parse_amqp_url(q.url);
+  if (!broker) return broker.error();
+  QueueSettings s;
+  s.broker = std::move(*broker);
+  s.topology.retry_tiers = q.retry_tiers;
+  const std::string name = instance.empty() ? "dossier-hub" : "dossier-hub " + std::string(instance);
+  s.publisher.connection.heartbeat = q.heartbeat;
+  s.publisher.connection.name = name + " publisher";
+  s.publisher.batch = q.publish_batch;
+  s.publisher.confirm_timeout = q.confirm_timeout;
+  s.consumer.connection.heartbeat = q.heartbeat;
+  s.consumer.connection.name = name + " consumer";
+  s.consumer.prefetch = q.prefetch;
+  s.consumer.confirm_timeout = q.confirm_timeout;
+  return s;
+}
+
 }  // namespace dh::queue

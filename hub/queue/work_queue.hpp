@@ -19,6 +19,7 @@
 #pragma once
 
 #include "hub/common/result.hpp"
+#include "hub/config/hub_config.hpp"
 #include "hub/queue/amqp.hpp"
 #include "hub/store/store.hpp"
 
@@ -231,5 +232,19 @@ class WorkConsumer {
   std::vector<Settlement> queued_;
   ConsumerStats stats_;
 };
+
+// ---------------------------------------------------------------- from the configuration
+
+struct QueueSettings {
+  BrokerAddress broker;
+  Topology topology;
+  PublisherOptions publisher;
+  ConsumerOptions consumer;
+};
+
+// The configuration's `queue` section as what the publisher and the consumer take. `instance`
+// names the connections for the broker's listings ("dossier-hub <instance> publisher"). Errors
+// only for a URL that does not parse (HubConfig::load has checked it already).
+Outcome<QueueSettings> queue_settings(const config::Queue& queue, std::string_view instance);
 
 }  // namespace dh::queue

@@ -103,3 +103,29 @@ TEST_CASE("an outbox entry travels as a message and comes back the same") {
   anonymous.message_id.clear();
   CHECK_FALSE(to_entry(anonymous).has_value());
 }
+
+TEST_CASE("the configuration's queue section becomes the publisher's and the consumer's options") {
+  config::Queue q;
+  q.url = "amqp://hub:secret@mq:5673/dossier";
+  q.prefetch = 32;
+  q.publish_batch = 100;
+  q.confirm_timeout = 2s;
+  q.retry_tiers = {500ms, 1min};
+  q.heartbeat = 30s;
+  auto s = queue_settings(q, "hub-a");
+  REQUIRE(s.has_value());
+  CHECK(s->broker.host == "mq");
+  CHECK(s->broker.vhost == "dossier");
+  CHECK(s->topology.prefix.empty());
+  CHECK(s->topology.retry_tiers == q.retry_tiers);
+  CHECK(s->publisher.batch == 100);
+  CHECK(s->publisher.confirm_timeout == 2s);
+  CHECK(s->publisher.connection.heartbeat == 30s);
+  CHECK(s->publisher.connection.name == "dossier-hub hub-a publisher");
+  CHECK(s->consumer.prefetch == 32);
+  CHECK(s->consumer.confirm_timeout == 2s);
+  CHECK(s->consumer.connection.heartbeat == 30s);
+  CHECK(s->consumer.connection.name == "dossier-hub hub-a consumer");
+  q.url = "amqps://mq/";
+  CHECK_FALSE(queue_settings(q, "hub-a").has_value());
+}
