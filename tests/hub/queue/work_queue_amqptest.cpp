@@ -8,9 +8,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -488,4 +492,63 @@ TEST_CASE("a broker restart: confirmed entries survive it, and both sides reconn
   CHECK(publisher.stats().connects == 2);
   CHECK(drain(consumer, 10, 20s).size() == 10);
   own.await_leaders();
+}
+
+TEST_CASE("deliveries settled on other threads: the owner thread sends the decisions") {
+  OwnTopology own("threads");
+  WorkPublisher publisher(broker(), own.topology, publisher_options());
+  publish_all(publisher, entries(200, "t"));
+  WorkConsumer consumer(broker(), own.topology, consumer_options(32));
+
+  // Four workers settle what the owner hands them, as the dispatcher's strand would.
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<Delivery> work;
+  bool done = false;
+  std::atomic<int> settled{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      for (;;) {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return done || !work.empty(); });
+        if (work.empty()) return;
+        Delivery d = std::move(work.front());
+        work.pop_front();
+        lock.unlock();
+        const bool dead = d.entry.id == "t-7";
+        const auto r = dead ? consumer.dead_letter(d) : consumer.ack(d);
+        ++(r ? settled : refused);
+      }
+    });
+  const Timer t;
+  int handed = 0;
+  while (handed < 200 && t.seconds() < 20) {
+    auto d = consumer.next(100ms);
+    REQUIRE(d.has_value());
+    if (!*d) continue;
+    ++handed;
+    std::lock_guard lock(m);
+    work.push_back(std::move(**d));
+    cv.notify_one();
+  }
+  {
+    std::lock_guard lock(m);
+    done = true;
+  }
+  cv.notify_all();
+  for (auto& w : workers) w.join();
+  REQUIRE(consumer.flush(2s).value());
+  CHECK(handed == 200);
+  CHECK(settled == 200);
+  CHECK(refused == 0);
+  CHECK(consumer.stats().acks == 199);
+  CHECK(consumer.stats().dead_letters == 1);
+  CHECK(own.ready(own.topology.work_queue()) == 0);
+  // Dead-lettering at least once is the broker's own asynchronous hop: give it its moment.
+  std::uint32_t dead = 0;
+  for (const Timer w; dead == 0 && w.seconds() < 5; std::this_thread::sleep_for(50ms))
+    dead = own.ready(own.topology.dead_queue());
+  CHECK(dead == 1);
 }
