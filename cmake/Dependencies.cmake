@@ -7,6 +7,8 @@ find_package(pugixml REQUIRED)
 find_package(LibXml2 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(SQLite3 REQUIRED)
+# rabbitmq-c 0.11 (librabbitmq-dev): shared mode's AMQP client (hub/queue/).
+find_package(rabbitmq-c 0.11 REQUIRED CONFIG)
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 add_library(valijson INTERFACE)
 target_include_directories(valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR})

@@ -2,6 +2,7 @@
 
 #include "hub/common/distinguished_name.hpp"
 #include "hub/config/yaml_reader.hpp"
+#include "hub/queue/amqp_url.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -91,7 +92,7 @@ HubConfig HubConfig::load(const fs::path& file) {
   }
   r.keys(root, "the configuration",
          {"hub", "listen", "tls", "client_tls", "limits", "workers", "store", "mappings", "routes", "postal",
-          "dispatcher", "callbacks", "log"});
+          "dispatcher", "queue", "callbacks", "log"});
   if (!root["hub"] || r.text(root["hub"], "hub") != kLanguage)
     r.fail(root["hub"] ? root["hub"] : root, "the configuration starts with 'hub: " + std::string(kLanguage) + "'");
   if (const auto l = root["listen"]) {
@@ -187,6 +188,37 @@ HubConfig HubConfig::load(const fs::path& file) {
       c.dispatcher.lease = std::chrono::duration_cast<std::chrono::seconds>(r.duration(d["lease"], "lease"));
     if (d["batch"]) c.dispatcher.batch = r.number<std::size_t>(d["batch"], "batch", 1, 10000);
     if (d["concurrency"]) c.dispatcher.concurrency = r.number<std::size_t>(d["concurrency"], "concurrency", 1, 10000);
+  }
+  if (const auto q = root["queue"]) {
+    r.keys(q, "queue", {"kind", "url", "prefetch", "publish_batch", "confirm_timeout", "retry_tiers", "heartbeat"});
+    Queue queue;
+    if (q["kind"] && r.text(q["kind"], "queue.kind") != "rabbitmq")
+      r.fail(q["kind"], "queue.kind: this build has one queue kind: rabbitmq");
+    if (!q["url"]) r.fail(q, "queue needs 'url' (amqp://user:password@host:port/vhost)");
+    queue.url = r.text(q["url"], "queue.url");
+    if (auto b = queue::parse_amqp_url(queue.url); !b) r.fail(q["url"], "queue.url: " + b.error().message);
+    if (q["prefetch"]) queue.prefetch = r.number<std::uint16_t>(q["prefetch"], "queue.prefetch", 1, 65535);
+    if (q["publish_batch"])
+      queue.publish_batch = r.number<std::size_t>(q["publish_batch"], "queue.publish_batch", 1, 10000);
+    if (q["confirm_timeout"]) queue.confirm_timeout = r.duration(q["confirm_timeout"], "queue.confirm_timeout");
+    if (q["heartbeat"]) {
+      const auto h = r.duration(q["heartbeat"], "queue.heartbeat");
+      if (h.count() % 1000 != 0) r.fail(q["heartbeat"], "queue.heartbeat is whole seconds (AMQP negotiates seconds)");
+      queue.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(h);
+    }
+    if (const auto tiers = q["retry_tiers"]) {
+      if (!tiers.IsSequence() || tiers.size() == 0 || tiers.size() > 20)
+        r.fail(tiers, "queue.retry_tiers must be a list of 1 to 20 durations, such as [1s, 5s, 30s, 2m, 10m]");
+      queue.retry_tiers.clear();
+      for (const auto& t : tiers) {
+        const auto d = r.duration(t, "a retry tier");
+        if (d > std::chrono::hours(24)) r.fail(t, "a retry tier is at most 24h");
+        if (!queue.retry_tiers.empty() && d <= queue.retry_tiers.back())
+          r.fail(t, "queue.retry_tiers must be in ascending order, each once");
+        queue.retry_tiers.push_back(d);
+      }
+    }
+    c.queue = std::move(queue);
   }
   if (const auto cb = root["callbacks"]) {
     r.keys(cb, "callbacks", {"redirect"});

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace dh::config {
 
@@ -72,6 +73,18 @@ struct Dispatcher {
   std::size_t concurrency = 64;         // requests in flight
 };
 
+// Shared mode's work distribution (hub/queue/, docs/operations.md "Shared mode: RabbitMQ").
+struct Queue {
+  std::string url;                                  // amqp://user:password@host:port/vhost, checked at load
+  std::uint16_t prefetch = 64;                      // deliveries a consumer holds unacked at once
+  std::size_t publish_batch = 256;                  // publishes per publisher-confirm wait
+  std::chrono::milliseconds confirm_timeout{5000};  // a batch not confirmed by then is published again
+  std::vector<std::chrono::milliseconds> retry_tiers{std::chrono::seconds(1), std::chrono::seconds(5),
+                                                     std::chrono::seconds(30), std::chrono::minutes(2),
+                                                     std::chrono::minutes(10)};  // delay queues, ascending
+  std::chrono::seconds heartbeat{10};  // AMQP heartbeat: a dead broker or peer is noticed within ~2x
+};
+
 struct HubConfig {
   std::filesystem::path file;
   Listener agencies{"127.0.0.1", 8443};  // agencies and the postal core (mTLS)
@@ -87,6 +100,7 @@ struct HubConfig {
   mapping::Identity postal_identity;                       // the postal core's client certificate
   std::map<std::string, Endpoint, std::less<>> endpoints;  // "postal" -> ...
   Dispatcher dispatcher;
+  std::optional<Queue> queue;  // absent: embedded mode (the dispatcher works from the store's outbox alone)
   // Test and demo environments that cannot reach the agencies' own endpoints send every status
   // callback to <callback_redirect>/<agency id> instead of the mapping's URL (the postal core
   // simulator records them). Empty in production.

@@ -1,0 +1,129 @@
+// The hub's configuration file (docs/operations.md, "Configuration reference"), loaded from real
+// files in a temporary folder: defaults, the shared-mode queue section, and the errors that name
+// file:line:column.
+#include "hub/config/hub_config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using namespace dh::config;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A folder with placeholder certificate files (the loader checks that they exist, not what they hold).
+struct Folder {
+  fs::path dir;
+  Folder() {
+    static int counter = 0;
+    dir =
+        fs::temp_directory_path() / ("dh-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    fs::create_directories(dir);
+    for (const char* f : {"hub.crt", "hub.key", "ca.crt"}) std::ofstream(dir / f) << "placeholder\n";
+  }
+  ~Folder() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  fs::path write(const std::string& extra) const {
+    const fs::path file = dir / "hub.yaml";
+    std::ofstream(file) << R"yaml(hub: dossier-hub/config/v1
+tls: { certificate: hub.crt, private_key: hub.key, ca: ca.crt }
+client_tls: { certificate: hub.crt, private_key: hub.key, ca: ca.crt }
+postal:
+  identity: { subject_cn: postal, issuer: "CN=Dossier Hub Dev CA,O=Dossier Hub (development only)" }
+  endpoints:
+    postal: { url: "https://127.0.0.1:9443" }
+)yaml" << extra;
+    return file;
+  }
+};
+
+std::string load_error(const fs::path& file) {
+  try {
+    HubConfig::load(file);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+}  // namespace
+
+TEST_CASE("without a queue section the hub runs in embedded mode") {
+  Folder f;
+  const auto c = HubConfig::load(f.write(""));
+  CHECK_FALSE(c.queue.has_value());
+  CHECK(c.endpoints.contains("postal"));
+}
+
+TEST_CASE("the queue section: every key read") {
+  Folder f;
+  const auto c = HubConfig::load(f.write(R"(queue:
+  kind: rabbitmq
+  url: amqp://hub:secret@mq.internal:5673/dossier
+  prefetch: 32
+  publish_batch: 100
+  confirm_timeout: 2s
+  retry_tiers: [500ms, 5s, 1m]
+  heartbeat: 30s
+)"));
+  REQUIRE(c.queue.has_value());
+  CHECK(c.queue->url == "amqp://hub:secret@mq.internal:5673/dossier");
+  CHECK(c.queue->prefetch == 32);
+  CHECK(c.queue->publish_batch == 100);
+  CHECK(c.queue->confirm_timeout == 2s);
+  CHECK(c.queue->retry_tiers == std::vector<std::chrono::milliseconds>{500ms, 5s, 1min});
+  CHECK(c.queue->heartbeat == 30s);
+}
+
+TEST_CASE("the queue section: defaults for everything but the url") {
+  Folder f;
+  const auto c = HubConfig::load(f.write("queue: { url: \"amqp://127.0.0.1\" }\n"));
+  REQUIRE(c.queue.has_value());
+  CHECK(c.queue->prefetch == 64);
+  CHECK(c.queue->publish_batch == 256);
+  CHECK(c.queue->confirm_timeout == 5s);
+  CHECK(c.queue->retry_tiers == std::vector<std::chrono::milliseconds>{1s, 5s, 30s, 2min, 10min});
+  CHECK(c.queue->heartbeat == 10s);
+}
+
+TEST_CASE("the queue section: mistakes are errors that say where and why") {
+  Folder f;
+  struct Case {
+    const char* yaml;
+    const char* says;
+  };
+  for (const Case& k : {
+           Case{"queue: { url: \"amqp://h\", prefetc: 5 }\n", "unknown key 'prefetc' in queue"},
+           Case{"queue: { kind: kafka, url: \"amqp://h\" }\n", "queue.kind"},
+           Case{"queue: { kind: rabbitmq }\n", "queue needs 'url'"},
+           Case{"queue: { url: \"http://h\" }\n", "queue.url: the broker URL must start with amqp://"},
+           Case{"queue: { url: \"amqps://h\" }\n", "TLS"},
+           Case{"queue: { url: \"amqp://h\", prefetch: 0 }\n", "queue.prefetch must be a whole number from 1 to 65535"},
+           Case{"queue: { url: \"amqp://h\", publish_batch: 100000 }\n", "queue.publish_batch"},
+           Case{"queue: { url: \"amqp://h\", confirm_timeout: soon }\n", "queue.confirm_timeout must be a duration"},
+           Case{"queue: { url: \"amqp://h\", heartbeat: 1500ms }\n", "whole seconds"},
+           Case{"queue: { url: \"amqp://h\", retry_tiers: [5s, 1s] }\n", "ascending"},
+           Case{"queue: { url: \"amqp://h\", retry_tiers: [1s, 1s] }\n", "ascending"},
+           Case{"queue: { url: \"amqp://h\", retry_tiers: [] }\n", "queue.retry_tiers must be a list"},
+           Case{"queue: { url: \"amqp://h\", retry_tiers: 5s }\n", "queue.retry_tiers must be a list"},
+           Case{"queue: { url: \"amqp://h\", retry_tiers: [1s, 2d] }\n", "a retry tier must be a duration"},
+           Case{"queue: { url: \"amqp://h\", retry_tiers: [25h] }\n", "at most 24h"},
+           Case{"queue: amqp://h\n", "queue must be a map"},
+       }) {
+    INFO(k.yaml);
+    const std::string error = load_error(f.write(k.yaml));
+    CHECK(error.find(k.says) != std::string::npos);
+    CHECK(error.find("hub.yaml:8:") != std::string::npos);  // file:line:column of the culprit
+  }
+  // The password never appears in an error about the URL.
+  const std::string error = load_error(f.write("queue: { url: \"amqp://hub:secret@h:99999/\" }\n"));
+  CHECK(error.find("port") != std::string::npos);
+  CHECK(error.find("secret") == std::string::npos);
+}
