@@ -5,6 +5,8 @@
 #include "hub/edge/http_server.hpp"
 #include "hub/edge/tls.hpp"
 #include "hub/observability/log.hpp"
+#include "hub/queue/amqp_url.hpp"
+#include "hub/queue/queue_driver.hpp"
 #include "hub/service/admin_service.hpp"
 #include "hub/service/hub_service.hpp"
 
@@ -19,6 +21,12 @@
 namespace dh::cli {
 
 namespace {
+
+// Where the work queue is, without its password (the log line at start).
+std::string queue_display(const config::Queue& q) {
+  auto broker = queue::parse_amqp_url(q.url);
+  return broker ? queue::to_display(*broker) : std::string("rabbitmq");
+}
 
 std::string reload_summary(const service::MappingSet& set) {
   boost::json::array agencies;
@@ -112,6 +120,20 @@ int run_serve(std::span<char*> args) {
   connectors::HttpsClient client(*client_tls, client_options);
   for (const auto& [name, ep] : cfg->endpoints) client.set_endpoint(ep);
   dispatcher::Dispatcher dispatch(io, *store, client, cfg->dispatcher, metrics);
+  // Shared mode with RabbitMQ: the work queue carries the outbox to every instance's dispatcher.
+  std::unique_ptr<queue::QueueDriver> work_queue;
+  if (cfg->queue) {
+    auto settings =
+        queue::queue_settings(*cfg->queue, cfg->agencies.address + ":" + std::to_string(cfg->agencies.port));
+    if (!settings) {
+      std::cerr << "dossier-hub serve: " << settings.error().message << '\n';
+      return kExitUsage;
+    }
+    queue::DriverOptions driver_options;
+    driver_options.poll = cfg->dispatcher.poll;
+    driver_options.republish_after = cfg->queue->republish_after;
+    work_queue = std::make_unique<queue::QueueDriver>(*store, dispatch, std::move(*settings), driver_options);
+  }
 
   try {
     partners.start();
@@ -120,11 +142,17 @@ int run_serve(std::span<char*> args) {
     std::cerr << "dossier-hub serve: cannot listen: " << e.what() << '\n';
     return kExitUsage;
   }
-  dispatch.start();
+  if (work_queue) {
+    dispatch.start_queue_mode(cfg->queue->republish_after);
+    work_queue->start();
+  } else {
+    dispatch.start();
+  }
   obs::Log::info("listening", {{"partners", cfg->agencies.address + ":" + std::to_string(partners.port())},
                                {"admin", cfg->admin.address + ":" + std::to_string(operators.port())},
                                {"agencies", std::to_string(mappings->mappings.size())},
                                {"store", cfg->store_file.string()},
+                               {"queue", cfg->queue ? queue_display(*cfg->queue) : std::string("none")},
                                {"workers", std::to_string(cfg->workers)}});
 
   // SIGTERM/SIGINT: stop accepting, let requests in progress and in-flight dispatches finish (at
@@ -160,6 +188,8 @@ int run_serve(std::span<char*> args) {
   for (unsigned i = 1; i < cfg->workers; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : threads) t.join();
+  // Deliveries the dispatcher did not settle go back to the queue when the consumer closes.
+  if (work_queue) work_queue->stop();
   obs::Log::info("stopped");
   return kExitOk;
 }

@@ -39,6 +39,14 @@ std::optional<Timestamp> Timestamp::from_civil(int year, int month, int day, int
   return t;
 }
 
+Timestamp Timestamp::from_system(std::chrono::system_clock::time_point t, int offset_minutes) {
+  Timestamp ts;
+  ts.utc = std::chrono::floor<std::chrono::seconds>(t);
+  ts.nanos = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t - ts.utc).count());
+  ts.offset_minutes = static_cast<std::int16_t>(offset_minutes);
+  return ts;
+}
+
 std::optional<Timestamp> Timestamp::parse_rfc3339(std::string_view s) {
   // 2025-01-15T08:30:00[.fff]Z|+07:00
   int y, mo, d, h, mi, se;

@@ -23,6 +23,9 @@ struct Timestamp {
   static std::optional<Timestamp> from_civil(int year, int month, int day, int hour, int minute, int second,
                                              std::int32_t nanos, int offset_minutes);
 
+  // A clock reading, written with the given offset.
+  static Timestamp from_system(std::chrono::system_clock::time_point t, int offset_minutes = 0);
+
   // RFC 3339 `date-time`: "2025-01-15T08:30:00+07:00", "...Z", optional fraction. Strict: the
   // offset is required, "T" may be "t" or a space is NOT accepted.
   static std::optional<Timestamp> parse_rfc3339(std::string_view s);

@@ -190,7 +190,9 @@ HubConfig HubConfig::load(const fs::path& file) {
     if (d["concurrency"]) c.dispatcher.concurrency = r.number<std::size_t>(d["concurrency"], "concurrency", 1, 10000);
   }
   if (const auto q = root["queue"]) {
-    r.keys(q, "queue", {"kind", "url", "prefetch", "publish_batch", "confirm_timeout", "retry_tiers", "heartbeat"});
+    r.keys(
+        q, "queue",
+        {"kind", "url", "prefetch", "publish_batch", "confirm_timeout", "retry_tiers", "heartbeat", "republish_after"});
     Queue queue;
     if (q["kind"] && r.text(q["kind"], "queue.kind") != "rabbitmq")
       r.fail(q["kind"], "queue.kind: this build has one queue kind: rabbitmq");
@@ -218,6 +220,16 @@ HubConfig HubConfig::load(const fs::path& file) {
         queue.retry_tiers.push_back(d);
       }
     }
+    if (q["republish_after"]) {
+      const auto d = r.duration(q["republish_after"], "queue.republish_after");
+      if (d <= queue.retry_tiers.back() || d.count() % 1000 != 0)
+        r.fail(q["republish_after"],
+               "queue.republish_after is whole seconds, longer than the longest retry tier (else a delayed entry "
+               "would be published a second time while it waits)");
+      queue.republish_after = std::chrono::duration_cast<std::chrono::seconds>(d);
+    }
+    if (queue.republish_after <= queue.retry_tiers.back())
+      r.fail(q, "queue.republish_after must be longer than the longest retry tier");
     c.queue = std::move(queue);
   }
   if (const auto cb = root["callbacks"]) {

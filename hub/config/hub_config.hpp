@@ -83,6 +83,9 @@ struct Queue {
                                                      std::chrono::seconds(30), std::chrono::minutes(2),
                                                      std::chrono::minutes(10)};  // delay queues, ascending
   std::chrono::seconds heartbeat{10};  // AMQP heartbeat: a dead broker or peer is noticed within ~2x
+  // A published entry stays leased to the queue this long: if it is neither delivered nor given up
+  // by then (the broker lost it), any instance's relay publishes it again. Longer than every tier.
+  std::chrono::seconds republish_after{900};
 };
 
 struct HubConfig {

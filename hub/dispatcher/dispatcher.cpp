@@ -41,10 +41,7 @@ asio::awaitable<dh::Outcome<T>> await_store(Start start) {
 }
 
 Timestamp to_timestamp(std::chrono::system_clock::time_point t) {
-  Timestamp ts;
-  ts.utc = std::chrono::floor<std::chrono::seconds>(t);
-  ts.nanos = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t - ts.utc).count());
-  return ts;
+  return Timestamp::from_system(t);
 }
 
 std::string_view kind_name(store::OutboxKind k) {
@@ -130,6 +127,44 @@ void Dispatcher::start() {
       }
       maybe_stopped();
     });
+  });
+}
+
+void Dispatcher::start_queue_mode(std::chrono::milliseconds retry_slack) {
+  asio::post(strand_, [this, retry_slack] {
+    if (started_ || stopping_) return;
+    started_ = true;
+    loop_done_ = true;  // there is no claim loop to wait for at stop()
+    retry_slack_ = retry_slack;
+    obs::Log::info("dispatcher_started", {{"mode", "queue"}, {"max_attempts", std::to_string(settings_.max_attempts)}});
+  });
+}
+
+void Dispatcher::dispatch(store::OutboxEntry entry, Settle settle) {
+  asio::post(strand_, [this, entry = std::move(entry), settle = std::move(settle)]() mutable {
+    if (stopping_) {  // not sent: the queue hands it out again (here after a restart, or elsewhere)
+      settle({Settlement::What::deferred, std::chrono::milliseconds(0), "stopping"});
+      return;
+    }
+    CircuitBreaker& b = breaker(entry.target);
+    bool allowed = false;
+    {
+      std::lock_guard lock(breakers_mutex_);
+      allowed = b.allow();
+    }
+    if (!allowed) {
+      settle({Settlement::What::deferred, settings_.breaker.open_for, "circuit breaker open"});
+      return;
+    }
+    ++in_flight_;
+    asio::co_spawn(strand_, send(std::move(entry)),
+                   [settle = std::move(settle)](std::exception_ptr e, Settlement result) {
+                     if (e) {
+                       obs::Log::error("dispatch_failed", {});
+                       std::rethrow_exception(e);  // cannot happen: nothing on this path throws
+                     }
+                     settle(std::move(result));
+                   });
   });
 }
 
@@ -256,7 +291,7 @@ void Dispatcher::launch(store::OutboxEntry entry) {
     return;
   }
   ++in_flight_;
-  asio::co_spawn(strand_, send(std::move(entry)), [this](std::exception_ptr e) {
+  asio::co_spawn(strand_, send(std::move(entry)), [](std::exception_ptr e, const Settlement&) {
     if (e) {
       obs::Log::error("dispatch_failed", {});
       std::rethrow_exception(e);  // cannot happen: nothing on this path throws
@@ -264,7 +299,7 @@ void Dispatcher::launch(store::OutboxEntry entry) {
   });
 }
 
-asio::awaitable<void> Dispatcher::send(store::OutboxEntry entry) {
+asio::awaitable<Dispatcher::Settlement> Dispatcher::send(store::OutboxEntry entry) {
   TargetMetrics& m = metrics_for(entry.target);
   const auto started = clocks_.steady();
   connectors::Headers headers;
@@ -297,10 +332,13 @@ asio::awaitable<void> Dispatcher::send(store::OutboxEntry entry) {
   dh::Outcome<void> recorded;
   std::string_view action;
   std::string delay_ms;
+  Settlement settled;
+  settled.reason = c.reason;
   switch (c.outcome) {
     case Outcome::delivered:
       m.delivered->inc();
       action = "delivered";
+      settled.what = Settlement::What::delivered;
       recorded = co_await await_store<void>([&](store::Done<void> done) {
         store_.delivered(entry, store::Delivered{c.item_code}, to_timestamp(now), std::move(done));
       });
@@ -310,6 +348,7 @@ asio::awaitable<void> Dispatcher::send(store::OutboxEntry entry) {
       if (attempt >= settings_.max_attempts) {
         m.dead_letters->inc();
         action = "dead_letter";
+        settled.what = Settlement::What::dead_lettered;
         recorded = co_await await_store<void>([&](store::Done<void> done) {
           store_.dead_letter(entry, "gave up after " + std::to_string(attempt) + " attempts; last: " + c.reason,
                              to_timestamp(now), std::move(done));
@@ -319,8 +358,10 @@ asio::awaitable<void> Dispatcher::send(store::OutboxEntry entry) {
         delay = std::max(delay, std::min(c.min_delay, settings_.backoff.max));  // Retry-After, within reason
         delay_ms = std::to_string(delay.count());
         action = "retry_later";
+        settled.what = Settlement::What::retry;
+        settled.delay = delay;
         recorded = co_await await_store<void>([&](store::Done<void> done) {
-          store_.retry_later(entry, to_timestamp(now + delay), c.reason, std::move(done));
+          store_.retry_later(entry, to_timestamp(now + delay + retry_slack_), c.reason, std::move(done));
         });
       }
       break;
@@ -328,18 +369,23 @@ asio::awaitable<void> Dispatcher::send(store::OutboxEntry entry) {
       m.reject->inc();
       m.dead_letters->inc();
       action = "dead_letter";
+      settled.what = Settlement::What::dead_lettered;
       recorded = co_await await_store<void>([&](store::Done<void> done) {
         store_.dead_letter(entry, "rejected: " + c.reason, to_timestamp(now), std::move(done));
       });
       break;
   }
   log_dispatch(entry, answer, c, action, delay_ms);
-  if (!recorded) log_write_failed(entry, action, recorded.error().message);
+  if (!recorded) {
+    log_write_failed(entry, action, recorded.error().message);
+    settled = {Settlement::What::unrecorded, settings_.backoff.initial, "the store did not record the outcome"};
+  }
 
   const bool was_full = in_flight_.load() >= settings_.concurrency;
   --in_flight_;
   if (was_full) wake_.cancel();
   maybe_stopped();
+  co_return settled;
 }
 
 }  // namespace dh::dispatcher

@@ -56,6 +56,30 @@ class Dispatcher {
   // Starts the loop: claims due entries, sends up to `concurrency` at once, polls every `poll`
   // when there is nothing to do and loops at once while there is.
   void start();
+
+  // ---- queue mode (shared mode with RabbitMQ, hub/queue/): the work queue hands out the
+  // entries, so there is no claim loop; each delivery comes through dispatch() and is sent and
+  // recorded in the store exactly as in claim mode, then `settle` says what became of it (on the
+  // dispatcher's strand), for the queue to ack, delay or dead-letter the delivery.
+  struct Settlement {
+    enum class What {
+      delivered,      // recorded as delivered: ack
+      retry,          // recorded as a failed attempt: deliver again after `delay`
+      dead_lettered,  // recorded as a dead letter: reject to the queue's dead letters
+      deferred,       // not sent (the target's breaker is open): again after `delay`, no attempt counted
+      unrecorded,     // the store did not take the outcome: again after `delay`
+    };
+    What what = What::delivered;
+    std::chrono::milliseconds delay{0};
+    std::string reason;  // safe text
+  };
+  using Settle = std::function<void(Settlement)>;
+  // Queue mode instead of start(). A retry is recorded in the store as due `retry_slack` after the
+  // queue's delay: the queue brings the entry back after the delay, and the store's due time is
+  // only the safety net for an entry the queue lost (the relay publishes it again then).
+  void start_queue_mode(std::chrono::milliseconds retry_slack);
+  // Any thread. Sends the entry (a work queue delivery) and records its outcome, then settles it.
+  void dispatch(store::OutboxEntry entry, Settle settle);
   // Stops claiming; requests in flight finish (each bounded by its timeout) and their outcome is
   // recorded; then `on_stopped` runs on the dispatcher's strand (at once when never started).
   void stop(std::function<void()> on_stopped = {});
@@ -67,7 +91,7 @@ class Dispatcher {
  private:
   struct TargetMetrics;
   boost::asio::awaitable<void> run();
-  boost::asio::awaitable<void> send(store::OutboxEntry entry);
+  boost::asio::awaitable<Settlement> send(store::OutboxEntry entry);
   void launch(store::OutboxEntry entry);
   CircuitBreaker& breaker(const std::string& target);
   TargetMetrics& metrics_for(const std::string& target);
@@ -90,6 +114,7 @@ class Dispatcher {
   std::chrono::steady_clock::time_point depth_at_{};
 
   std::atomic<std::size_t> in_flight_{0};
+  std::chrono::milliseconds retry_slack_{0};  // queue mode: see start_queue_mode()
   bool started_ = false;
   bool stopping_ = false;
   bool loop_done_ = false;

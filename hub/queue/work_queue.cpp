@@ -405,11 +405,19 @@ Outcome<void> WorkConsumer::dead_letter(const Delivery& d) {
 }
 
 Outcome<void> WorkConsumer::retry(const Delivery& d, milliseconds delay, std::string last_error) {
+  return delay_copy(d, delay, std::move(last_error), 1);
+}
+
+Outcome<void> WorkConsumer::postpone(const Delivery& d, milliseconds delay) {
+  return delay_copy(d, delay, d.entry.last_error, 0);
+}
+
+Outcome<void> WorkConsumer::delay_copy(const Delivery& d, milliseconds delay, std::string last_error, int attempts) {
   if (topology_.retry_tiers.empty()) return make_error("no retry tiers are configured");
   Settlement s;
   s.decision = Decision::retry;
   s.entry = d.entry;
-  s.entry.attempts += 1;
+  s.entry.attempts += attempts;
   s.entry.last_error = std::move(last_error);
   s.delay = delay;
   return settle(d, std::move(s));

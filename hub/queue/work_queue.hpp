@@ -186,6 +186,9 @@ class WorkConsumer {
   // Re-published to the smallest delay tier >= `delay` with attempts + 1 and `last_error` (safe
   // text), the original acked once the copy is confirmed; it comes back after about the tier.
   Outcome<void> retry(const Delivery& d, std::chrono::milliseconds delay, std::string last_error);
+  // The same through a delay tier, but not an attempt: it was not tried (an open circuit breaker,
+  // a store that did not take the outcome, an instance stopping).
+  Outcome<void> postpone(const Delivery& d, std::chrono::milliseconds delay);
   // basic.reject without requeue: the broker moves it to the dead-letter queue.
   Outcome<void> dead_letter(const Delivery& d);
 
@@ -210,6 +213,7 @@ class WorkConsumer {
   };
 
   Outcome<void> settle(const Delivery& d, Settlement s);
+  Outcome<void> delay_copy(const Delivery& d, std::chrono::milliseconds delay, std::string last_error, int attempts);
   Outcome<void> ensure_connected();
   Outcome<void> send_settlements();
   Outcome<void> handle(Event event);

@@ -72,6 +72,7 @@ TEST_CASE("the queue section: every key read") {
   confirm_timeout: 2s
   retry_tiers: [500ms, 5s, 1m]
   heartbeat: 30s
+  republish_after: 20m
 )"));
   REQUIRE(c.queue.has_value());
   CHECK(c.queue->url == "amqp://hub:secret@mq.internal:5673/dossier");
@@ -80,6 +81,7 @@ TEST_CASE("the queue section: every key read") {
   CHECK(c.queue->confirm_timeout == 2s);
   CHECK(c.queue->retry_tiers == std::vector<std::chrono::milliseconds>{500ms, 5s, 1min});
   CHECK(c.queue->heartbeat == 30s);
+  CHECK(c.queue->republish_after == 20min);
 }
 
 TEST_CASE("the queue section: defaults for everything but the url") {
@@ -91,6 +93,7 @@ TEST_CASE("the queue section: defaults for everything but the url") {
   CHECK(c.queue->confirm_timeout == 5s);
   CHECK(c.queue->retry_tiers == std::vector<std::chrono::milliseconds>{1s, 5s, 30s, 2min, 10min});
   CHECK(c.queue->heartbeat == 10s);
+  CHECK(c.queue->republish_after == 15min);
 }
 
 TEST_CASE("the queue section: mistakes are errors that say where and why") {
@@ -116,6 +119,7 @@ TEST_CASE("the queue section: mistakes are errors that say where and why") {
            Case{"queue: { url: \"amqp://h\", retry_tiers: [1s, 2d] }\n", "a retry tier must be a duration"},
            Case{"queue: { url: \"amqp://h\", retry_tiers: [25h] }\n", "at most 24h"},
            Case{"queue: amqp://h\n", "queue must be a map"},
+           Case{"queue: { url: \"amqp://h\", republish_after: 5m }\n", "longer than the longest retry tier"},
        }) {
     INFO(k.yaml);
     const std::string error = load_error(f.write(k.yaml));

@@ -505,3 +505,71 @@ TEST_CASE("dispatcher: stop lets the request in flight finish and records it", "
   io.run_for(20ms);
   CHECK(store.claims() == claims);  // stopped: nothing is claimed any more
 }
+
+TEST_CASE("dispatcher, queue mode: each delivery is sent, recorded, then settled by its outcome", "[dispatcher]") {
+  asio::io_context io;
+  FakeStore store;
+  ScriptedClient client;
+  client.script = [](const std::string&, int n) {
+    if (n == 0) return status(201, R"({"item_code":"EB000000015VN"})");
+    if (n == 1) return status(503);
+    return status(422);
+  };
+  const auto now = std::chrono::sys_days{std::chrono::year{2025} / 1 / 15};
+  dispatcher::Clocks clocks;
+  clocks.system = [now] { return now; };
+  auto settings = fast_settings();
+  settings.backoff.initial = 2s;
+  settings.backoff.max = 2s;
+  obs::Registry metrics;
+  dispatcher::Dispatcher d(io, store, client, settings, metrics, clocks);
+  d.start_queue_mode(15min);
+  using What = dispatcher::Dispatcher::Settlement::What;
+  std::vector<std::pair<std::string, dispatcher::Dispatcher::Settlement>> settled;
+  for (const char* id : {"E1", "E2", "E3"}) {  // one at a time: the script answers by call number
+    d.dispatch(entry(id, "postal", kPostal),
+               [&settled, id](dispatcher::Dispatcher::Settlement s) { settled.emplace_back(id, std::move(s)); });
+    const std::size_t want = settled.size() + 1;
+    REQUIRE(run_until(io, [&] { return settled.size() == want; }));
+  }
+  stop(io, d);
+  REQUIRE(settled.size() == 3);
+  CHECK(settled[0].second.what == What::delivered);
+  CHECK(settled[1].second.what == What::retry);
+  CHECK(settled[1].second.delay == 2s);  // the queue brings it back after the backoff
+  CHECK(settled[2].second.what == What::dead_lettered);
+  // Recorded before settled, as in claim mode; the store's due time of a retry is only the safety
+  // net, the slack after the queue's delay.
+  REQUIRE(store.deliveries().size() == 1);
+  CHECK(store.deliveries()[0].result.item_code == "EB000000015VN");
+  REQUIRE(store.retries().size() == 1);
+  CHECK(store.retries()[0].next_due.utc == now + 2s + 15min);
+  REQUIRE(store.dead().size() == 1);
+  CHECK(store.dead()[0].reason == "rejected: 422");
+}
+
+TEST_CASE("dispatcher, queue mode: an open breaker defers a delivery without sending it", "[dispatcher]") {
+  asio::io_context io;
+  FakeStore store;
+  ScriptedClient client;
+  client.script = [](const std::string&, int) { return status(503); };
+  auto settings = fast_settings();
+  settings.breaker.failures = 1;
+  settings.breaker.open_for = 30s;
+  obs::Registry metrics;
+  dispatcher::Dispatcher d(io, store, client, settings, metrics);
+  d.start_queue_mode(15min);
+  std::vector<dispatcher::Dispatcher::Settlement> settled;
+  auto keep = [&settled](dispatcher::Dispatcher::Settlement s) { settled.push_back(std::move(s)); };
+  d.dispatch(entry("E1", "postal", kPostal), keep);
+  REQUIRE(run_until(io, [&] { return settled.size() == 1; }));  // 503: the breaker opens
+  d.dispatch(entry("E2", "postal", kPostal), keep);
+  REQUIRE(run_until(io, [&] { return settled.size() == 2; }));
+  stop(io, d);
+  using What = dispatcher::Dispatcher::Settlement::What;
+  CHECK(settled[0].what == What::retry);
+  CHECK(settled[1].what == What::deferred);
+  CHECK(settled[1].delay == 30s);
+  CHECK(client.calls.size() == 1);     // E2 was never sent
+  CHECK(store.retries().size() == 1);  // nor counted as an attempt
+}

@@ -297,6 +297,30 @@ TEST_CASE("a retry waits in its delay tier and comes back after about its TTL, w
   CHECK(own.ready(own.topology.work_queue()) == 0);
 }
 
+TEST_CASE("a postponed delivery comes back through its delay tier without an attempt counted") {
+  OwnTopology own("postpone", {1s});
+  WorkPublisher publisher(broker(), own.topology, publisher_options());
+  WorkConsumer consumer(broker(), own.topology, consumer_options(4));
+  publish_all(publisher, entries(1, "held"));
+  auto first = consumer.next(5s);
+  REQUIRE(first.has_value());
+  REQUIRE(first->has_value());
+  REQUIRE(consumer.postpone(**first, 500ms).has_value());  // e.g. its target's breaker is open
+  REQUIRE(consumer.flush(5s).value());
+  std::optional<Delivery> back;
+  const Timer since;
+  while (!back && since.seconds() < 10) {
+    auto d = consumer.next(100ms);
+    REQUIRE(d.has_value());
+    if (*d) back = std::move(**d);
+  }
+  REQUIRE(back);
+  CHECK(back->entry.id == "held-0");
+  CHECK(back->entry.attempts == 0);
+  REQUIRE(consumer.ack(*back).has_value());
+  REQUIRE(consumer.flush(2s).value());
+}
+
 TEST_CASE("a dead-lettered delivery lands in the dead-letter queue, whole") {
   OwnTopology own("dead");
   WorkPublisher publisher(broker(), own.topology, publisher_options());

@@ -1,0 +1,156 @@
+#include "hub/queue/queue_driver.hpp"
+
+#include "hub/observability/log.hpp"
+
+#include <algorithm>
+#include <pthread.h>
+#include <set>
+
+namespace dh::queue {
+
+using Settlement = dispatcher::Dispatcher::Settlement;
+
+namespace {
+
+// Errors repeat while the broker is away: one line per kind of failure per `every`, not one per
+// attempt, so that an outage does not flood the log.
+class Throttled {
+ public:
+  explicit Throttled(std::chrono::seconds every) : every_(every) {}
+  bool due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < every_) return false;
+    last_ = now;
+    return true;
+  }
+
+ private:
+  std::chrono::seconds every_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+QueueDriver::QueueDriver(store::Store& store, dispatcher::Dispatcher& dispatcher, QueueSettings settings,
+                         DriverOptions options)
+    : store_(store), dispatcher_(dispatcher), settings_(std::move(settings)), options_(options) {
+  publisher_ = std::make_unique<WorkPublisher>(settings_.broker, settings_.topology, settings_.publisher);
+  consumer_ = std::make_unique<WorkConsumer>(settings_.broker, settings_.topology, settings_.consumer);
+}
+
+QueueDriver::~QueueDriver() {
+  stop();
+}
+
+void QueueDriver::start() {
+  relay_ = std::thread([this] { relay_loop(); });
+  consumer_thread_ = std::thread([this] { consume_loop(); });
+}
+
+void QueueDriver::stop() {
+  {
+    std::lock_guard lock(m_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (relay_.joinable()) relay_.join();
+  if (consumer_thread_.joinable()) consumer_thread_.join();
+}
+
+DriverStats QueueDriver::stats() const {
+  return {published_.load(), publish_failures_.load(), deliveries_.load(), settle_failures_.load()};
+}
+
+void QueueDriver::pause(std::chrono::milliseconds d) {
+  std::unique_lock lock(m_);
+  cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void QueueDriver::relay_loop() {
+  pthread_setname_np(pthread_self(), "dh-queue-relay");
+  Throttled claim_log(std::chrono::seconds(10)), publish_log(std::chrono::seconds(10));
+  // Claimed (leased to this instance) and not yet confirmed by the broker: published again first;
+  // nothing new is claimed meanwhile, so a broker outage holds one batch, not the outbox.
+  std::vector<store::OutboxEntry> pending;
+  for (;;) {
+    {
+      std::lock_guard lock(m_);
+      if (stopping_) return;
+    }
+    if (pending.empty()) {
+      auto claimed = store_.claim(Timestamp::from_system(std::chrono::system_clock::now()), options_.republish_after,
+                                  settings_.publisher.batch, {});
+      if (!claimed) {
+        if (claim_log.due()) obs::Log::error("relay_claim_failed", {{"error", claimed.error().message}});
+        pause(options_.poll);
+        continue;
+      }
+      if (claimed->empty()) {
+        (void)publisher_->keep_alive();  // heartbeats while idle; a dead connection is reopened later
+        pause(options_.poll);
+        continue;
+      }
+      pending = std::move(*claimed);
+    }
+    PublishResult r = publisher_->publish(pending);
+    published_ += r.confirmed.size();
+    if (r.not_confirmed.empty()) {
+      pending.clear();
+      continue;
+    }
+    publish_failures_ += r.not_confirmed.size();
+    const std::set<std::string> again(r.not_confirmed.begin(), r.not_confirmed.end());
+    std::erase_if(pending, [&](const store::OutboxEntry& e) { return !again.contains(e.id); });
+    if (publish_log.due())
+      obs::Log::warn("relay_publish_failed", {{"not_confirmed", std::to_string(r.not_confirmed.size())},
+                                              {"error", r.error ? r.error->message : std::string("not confirmed")}});
+    pause(options_.publish_retry);
+  }
+}
+
+void QueueDriver::consume_loop() {
+  pthread_setname_np(pthread_self(), "dh-queue-consume");
+  Throttled consume_log(std::chrono::seconds(10));
+  WorkConsumer& consumer = *consumer_;
+  for (;;) {
+    {
+      std::lock_guard lock(m_);
+      if (stopping_) break;
+    }
+    auto next = consumer.next(options_.consume_wait);
+    if (!next) {  // the connection is gone: its deliveries come back; the next call reconnects
+      if (consume_log.due()) obs::Log::warn("queue_consume_failed", {{"error", next.error().message}});
+      pause(settings_.consumer.reconnect.initial);
+      continue;
+    }
+    if (!*next) continue;
+    ++deliveries_;
+    Delivery d = std::move(**next);
+    store::OutboxEntry entry = d.entry;
+    dispatcher_.dispatch(std::move(entry), [this, &consumer, d = std::move(d)](Settlement s) {
+      Outcome<void> sent;
+      switch (s.what) {
+        case Settlement::What::delivered:
+          sent = consumer.ack(d);
+          break;
+        case Settlement::What::retry:
+          sent = consumer.retry(d, s.delay, s.reason);
+          break;
+        case Settlement::What::dead_lettered:
+          sent = consumer.dead_letter(d);
+          break;
+        case Settlement::What::deferred:
+        case Settlement::What::unrecorded:
+          sent = consumer.postpone(d, s.delay);
+          break;
+      }
+      // A delivery of a connection that is gone: the broker hands it out again, and the store
+      // already holds the outcome (delivered() and the rest are idempotent), so this is benign.
+      if (!sent) ++settle_failures_;
+    });
+  }
+  // Settlements still queued are sent while the connection is open; the rest is redelivered.
+  (void)consumer.flush(std::chrono::seconds(2));
+}
+
+}  // namespace dh::queue
