@@ -625,7 +625,7 @@ TEST_CASE("the audit log is append-only and hash-chained: a changed entry is fou
   auto first = s.audit_for(s.dossier(entry.hub_id).value()->message_id).value().front();
   CHECK(first.seq == 1);
   CHECK(first.prev_hash == std::string(64, '0'));
-  CHECK(first.hash == audit_hash(first.prev_hash, 1, sqlite::to_db_time(first.at), first.actor, first.action,
+  CHECK(first.hash == audit_hash(first.prev_hash, 1, to_db_time(first.at), first.actor, first.action,
                                  first.subject, first.detail));
 
   RawDb raw(dir.file());
