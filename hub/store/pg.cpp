@@ -194,7 +194,8 @@ Outcome<std::unique_ptr<Connection>> Connection::open(const Settings& settings) 
   }
   if (PQsetnonblocking(c, 1) != 0) return refuse("cannot make the connection non-blocking");
   // The server's notices ("relation already exists, skipping") are not failures: not printed.
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   std::unique_ptr<Connection> conn(new Connection(c, settings));
   const std::string set_timeout = "SET statement_timeout = " + std::to_string(settings.statement_timeout.count());
   if (auto r = conn->run_simple(set_timeout.c_str()); !r)
@@ -229,6 +230,11 @@ Error Connection::lose(std::string message) {
   return fail("the connection to PostgreSQL was lost: " + message);
 }
 
+Error Connection::time_out() {
+  timed_out_ = true;
+  return lose("no answer within the statement timeout");
+}
+
 Error Connection::error(std::string_view what) const {
   return make_error("store: " + std::string(what) + ": " + (last_error_.empty() ? "no reason given" : last_error_));
 }
@@ -238,7 +244,7 @@ Outcome<void> Connection::flush(Clock::time_point deadline) {
     const int f = PQflush(conn_);
     if (f == 0) return {};
     if (f < 0) return lose(first_line(PQerrorMessage(conn_)));
-    if (!wait_for(PQsocket(conn_), POLLIN | POLLOUT, deadline)) return lose("no answer within the statement timeout");
+    if (!wait_for(PQsocket(conn_), POLLIN | POLLOUT, deadline)) return time_out();
     if (!PQconsumeInput(conn_)) return lose(first_line(PQerrorMessage(conn_)));
   }
 }
@@ -249,7 +255,7 @@ Outcome<std::string> Connection::collect(Clock::time_point deadline, EachRow* ro
   std::string status;
   for (;;) {
     while (PQisBusy(conn_)) {
-      if (!wait_for(PQsocket(conn_), POLLIN, deadline)) return lose("no answer within the statement timeout");
+      if (!wait_for(PQsocket(conn_), POLLIN, deadline)) return time_out();
       if (!PQconsumeInput(conn_)) return lose(first_line(PQerrorMessage(conn_)));
     }
     const Result r(PQgetResult(conn_));

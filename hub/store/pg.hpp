@@ -47,6 +47,8 @@ class Connection final : public WriteDb {
 
   // The connection is gone (the server closed it, a deadline passed): every call fails; open another.
   [[nodiscard]] bool broken() const noexcept;
+  // It went because the server did not answer in time: what was sent may still be running there.
+  [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
 
  private:
   Connection(pg_conn* conn, const Settings& settings) noexcept;
@@ -61,11 +63,13 @@ class Connection final : public WriteDb {
   [[nodiscard]] std::chrono::steady_clock::time_point deadline() const;
   Error fail(std::string message);  // records and answers an error
   Error lose(std::string message);  // closes the connection, records and answers an error
+  Error time_out();                 // lose(), because the deadline passed
 
   pg_conn* conn_;
   std::chrono::milliseconds statement_timeout_;
   std::unordered_map<std::string_view, std::string> prepared_;  // static SQL text -> statement name
   std::string last_error_;
+  bool timed_out_ = false;
 };
 
 }  // namespace dh::store::pg

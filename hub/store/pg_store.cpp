@@ -41,8 +41,12 @@ pg::Settings settings_for(const PostgresOptions& o) {
   return s;
 }
 
-// Runs `body` on `c`; when it fails because `c` was a connection that had died while idle,
-// connects again (through `reconnect`) and runs it once more. Answers the connection to keep.
+// Runs `body` on `c` (connecting first when there is none). When it fails because `c`, taken
+// from idle, had died meanwhile (a restarted server, a terminated backend), `body` runs once more
+// on a new connection: its first statement found the connection gone, so nothing of it ran. (Were
+// the server to fail during the statement instead, a second read is harmless, and a claim whose
+// answer was lost leaves its entries leased until the lease ends.) Not after a timeout: the
+// statement may still be running there.
 template <class Body>
 Outcome<void> once_more_if_stale(std::unique_ptr<pg::Connection>& c, const pg::Settings& settings, Body&& body) {
   const bool reused = c && !c->broken();
@@ -54,7 +58,7 @@ Outcome<void> once_more_if_stale(std::unique_ptr<pg::Connection>& c, const pg::S
       c = std::move(*fresh);
     }
     auto r = body(*c);
-    if (r || !c->broken() || !reused || attempt > 0) return r;
+    if (r || !c->broken() || c->timed_out() || !reused || attempt > 0) return r;
   }
 }
 

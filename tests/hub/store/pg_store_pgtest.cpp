@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <csignal>
 #include <map>
 #include <netinet/in.h>
 #include <set>
@@ -254,6 +255,38 @@ TEST_CASE("a connection lost inside a transaction fails its batch with an error;
   auto v = s.verify_audit();
   REQUIRE(v);
   CHECK(v->ok);
+}
+
+TEST_CASE("a server that stops answering costs an error after the statement timeout, not a hung writer") {
+  Backend db;
+  auto o = db.database().options();
+  o.statement_timeout = std::chrono::milliseconds(300);
+  PgStore s(o);
+  REQUIRE(accept_sync(s, make_accept("PG-FROZEN-0")));
+  Backend::Raw raw(db);
+  // The writer's backend: the only connection the store has made so far (no read yet).
+  const auto pid = static_cast<pid_t>(
+      raw.scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+  REQUIRE(::kill(pid, SIGSTOP) == 0);  // the server process stops: no answer, no error, no closed socket
+  const auto start = std::chrono::steady_clock::now();
+  auto frozen = accept_sync(s, make_accept("PG-FROZEN-1"));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ::kill(pid, SIGCONT);
+  REQUIRE_FALSE(frozen);
+  CHECK_THAT(frozen.error().message, Catch::Contains("no answer within the statement timeout"));
+  CHECK(waited >= std::chrono::milliseconds(1300));  // the server's timeout, then the client's margin
+  CHECK(waited < std::chrono::seconds(5));
+  CHECK_FALSE(s.healthy());
+  // The stopped backend, running again, finds its client gone and ends (releasing what it took).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (raw.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)) > 0) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::yield();
+  }
+  auto after = accept_sync(s, make_accept("PG-FROZEN-1"));
+  REQUIRE(after);
+  CHECK_FALSE(after->duplicate);  // nothing of the first try was committed
+  CHECK(s.healthy());
 }
 
 TEST_CASE("connecting gives up at the connect timeout when the server never answers") {
