@@ -81,19 +81,19 @@ using Backend = PgBackend;
 
 namespace {
 
-// Ends every connection to the test's database but `raw`'s own, as an operator (or a server
-// restart) would.
+// Ends every client connection to the test's database but `raw`'s own, as an operator (or a
+// server restart) would. (Not the server's own workers: autovacuum visits the database too.)
 std::int64_t terminate_store_connections(PgRaw& raw) {
   return raw.scalar(
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-      "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+      "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
 }
 
 // Waits (bounded) until the server has ended every other connection to the database.
 void wait_until_gone(PgRaw& raw) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (raw.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()") > 0) {
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'") > 0) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::yield();
   }
@@ -225,7 +225,7 @@ TEST_CASE("connections the server ended are replaced: the next operation succeed
   CHECK(raw.count("messages") == 2);
 }
 
-TEST_CASE("a connection lost inside a transaction fails its batch with an error; the store recovers by itself") {
+TEST_CASE("a connection lost inside a transaction fails its batch with an error, and the store recovers by itself") {
   Backend db;
   auto store = db.open();
   auto& s = *store;
@@ -264,9 +264,10 @@ TEST_CASE("a server that stops answering costs an error after the statement time
   PgStore s(o);
   REQUIRE(accept_sync(s, make_accept("PG-FROZEN-0")));
   Backend::Raw raw(db);
-  // The writer's backend: the only connection the store has made so far (no read yet).
+  // The writer's backend: the only client connection the store has made so far (no read yet).
   const auto pid = static_cast<pid_t>(
-      raw.scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+      raw.scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                 "AND backend_type = 'client backend'"));
   REQUIRE(::kill(pid, SIGSTOP) == 0);  // the server process stops: no answer, no error, no closed socket
   const auto start = std::chrono::steady_clock::now();
   auto frozen = accept_sync(s, make_accept("PG-FROZEN-1"));
