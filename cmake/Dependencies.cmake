@@ -9,6 +9,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(SQLite3 REQUIRED)
 # rabbitmq-c 0.11 (librabbitmq-dev): shared mode's AMQP client (hub/queue/).
 find_package(rabbitmq-c 0.11 REQUIRED CONFIG)
+find_package(PostgreSQL REQUIRED)  # libpq (libpq-dev): the shared store
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 add_library(valijson INTERFACE)
 target_include_directories(valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR})

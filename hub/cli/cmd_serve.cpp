@@ -80,11 +80,21 @@ int run_serve(std::span<char*> args) {
   std::unique_ptr<store::Store> store;
   std::optional<boost::asio::ssl::context> server_tls, client_tls;
   try {
-    std::filesystem::create_directories(cfg->store_file.parent_path());
-    store::SqliteOptions so;
-    so.file = cfg->store_file;
-    so.max_batch = cfg->store_batch;
-    store = store::open_sqlite(so);
+    if (cfg->store_kind == config::StoreKind::postgres) {
+      store::PostgresOptions po;
+      po.url = cfg->store_postgres.url;
+      po.max_batch = cfg->store_batch;
+      po.connect_timeout = cfg->store_postgres.connect_timeout;
+      po.statement_timeout = cfg->store_postgres.statement_timeout;
+      po.read_connections = cfg->store_postgres.read_connections;
+      store = store::open_postgres(po);
+    } else {
+      std::filesystem::create_directories(cfg->store_file.parent_path());
+      store::SqliteOptions so;
+      so.file = cfg->store_file;
+      so.max_batch = cfg->store_batch;
+      store = store::open_sqlite(so);
+    }
     server_tls.emplace(edge::make_server_context(cfg->tls));
     client_tls.emplace(edge::make_client_context(cfg->client_tls));
   } catch (const std::exception& e) {
@@ -151,7 +161,9 @@ int run_serve(std::span<char*> args) {
   obs::Log::info("listening", {{"partners", cfg->agencies.address + ":" + std::to_string(partners.port())},
                                {"admin", cfg->admin.address + ":" + std::to_string(operators.port())},
                                {"agencies", std::to_string(mappings->mappings.size())},
-                               {"store", cfg->store_file.string()},
+                               // The URL is not logged: it may hold a password.
+                               {"store", cfg->store_kind == config::StoreKind::postgres ? std::string("postgres")
+                                                                                        : cfg->store_file.string()},
                                {"queue", cfg->queue ? queue_display(*cfg->queue) : std::string("none")},
                                {"workers", std::to_string(cfg->workers)}});
 

@@ -122,11 +122,32 @@ HubConfig HubConfig::load(const fs::path& file) {
   }
   if (root["workers"]) c.workers = r.number<unsigned>(root["workers"], "workers", 1, 256);
   if (const auto s = root["store"]) {
-    r.keys(s, "store", {"kind", "file", "batch"});
-    if (s["kind"] && r.text(s["kind"], "store.kind") != "sqlite")
-      r.fail(s["kind"], "store.kind: this build has the embedded store only: sqlite");
+    r.keys(s, "store", {"kind", "file", "batch", "url", "connect_timeout", "statement_timeout", "read_connections"});
+    if (s["kind"]) {
+      const std::string kind = r.text(s["kind"], "store.kind");
+      if (kind == "postgres")
+        c.store_kind = StoreKind::postgres;
+      else if (kind != "sqlite")
+        r.fail(s["kind"], "store.kind must be sqlite (the embedded store) or postgres (shared by several hubs)");
+    }
+    // Each kind's own keys: one of the other kind is a mistake worth saying, not a key to ignore.
+    const bool shared = c.store_kind == StoreKind::postgres;
+    for (const char* key : {"url", "connect_timeout", "statement_timeout", "read_connections"})
+      if (!shared && s[key]) r.fail(s[key], std::string("store.") + key + " belongs to store.kind: postgres");
+    if (shared && s["file"]) r.fail(s["file"], "store.file belongs to store.kind: sqlite");
     if (s["file"]) c.store_file = r.path(s["file"], "store.file");
     if (s["batch"]) c.store_batch = r.number<std::size_t>(s["batch"], "store.batch", 1, 10000);
+    if (shared) {
+      auto& pg = c.store_postgres;
+      if (!s["url"]) r.fail(s, "store.kind: postgres needs store.url (postgresql://user@host:port/database)");
+      pg.url = r.text(s["url"], "store.url");
+      if (!pg.url.starts_with("postgresql://") && !pg.url.starts_with("postgres://"))
+        r.fail(s["url"], "store.url must be a postgresql:// URL");
+      if (s["connect_timeout"]) pg.connect_timeout = r.duration(s["connect_timeout"], "store.connect_timeout");
+      if (s["statement_timeout"]) pg.statement_timeout = r.duration(s["statement_timeout"], "store.statement_timeout");
+      if (s["read_connections"])
+        pg.read_connections = r.number<std::size_t>(s["read_connections"], "store.read_connections", 1, 256);
+    }
   }
   if (root["mappings"])
     c.mappings = r.path(root["mappings"], "mappings");

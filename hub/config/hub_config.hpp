@@ -88,6 +88,17 @@ struct Queue {
   std::chrono::seconds republish_after{900};
 };
 
+// Where the hub keeps its state (docs/operations.md): the embedded SQLite file, or a PostgreSQL
+// database that several hub instances share.
+enum class StoreKind { sqlite, postgres };
+
+struct PostgresStore {
+  std::string url;  // postgresql://...: required with kind postgres; may hold a password, never logged
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds statement_timeout{5000};
+  std::size_t read_connections = 4;  // reads and claims at once
+};
+
 struct HubConfig {
   std::filesystem::path file;
   Listener agencies{"127.0.0.1", 8443};  // agencies and the postal core (mTLS)
@@ -96,8 +107,10 @@ struct HubConfig {
   Tls client_tls;  // the hub's client certificate towards the postal core and agencies
   Limits limits;
   unsigned workers = 2;
-  std::filesystem::path store_file = "dossier-hub.db";
-  std::size_t store_batch = 256;
+  StoreKind store_kind = StoreKind::sqlite;
+  std::filesystem::path store_file = "dossier-hub.db";  // kind sqlite
+  std::size_t store_batch = 256;                        // writes per transaction, either kind
+  PostgresStore store_postgres;                         // kind postgres
   std::filesystem::path mappings = "mappings";
   std::filesystem::path routes = "mappings/routes.yaml";
   mapping::Identity postal_identity;                       // the postal core's client certificate

@@ -1,13 +1,14 @@
 #include "hub/store/schema.hpp"
 
+#include "hub/store/row_format.hpp"
+
 #include <array>
 #include <stdexcept>
 
 namespace dh::store {
 namespace {
 
-// Times are RFC 3339 UTC text with nine fraction digits (sqlite.hpp): sortable as text.
-// Never edit a migration that has shipped: add the next one.
+// Times are RFC 3339 UTC text with nine fraction digits (row_format.hpp): sortable as text.
 constexpr const char* kInitialSchema = R"sql(
 CREATE TABLE messages (
   id              TEXT PRIMARY KEY,
@@ -136,38 +137,53 @@ std::span<const Migration> migrations() {
   return kMigrations;
 }
 
-void migrate(sqlite::Connection& c) {
-  check(c.exec_script(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);"));
-  auto applied = [&c](int version) {
-    auto q = check(c.query("SELECT 1 FROM schema_migrations WHERE version = ?1"));
-    q.bind(1, std::int64_t{version});
-    return check(q.step());
-  };
-  {
-    auto q = check(c.query("SELECT max(version) FROM schema_migrations"));
-    if (check(q.step())) {
-      const std::int64_t newest = q.int64(0);
-      if (newest > kMigrations.back().version)
-        throw std::runtime_error("store: the file has schema version " + std::to_string(newest) +
-                                 ", newer than this hub knows (" + std::to_string(kMigrations.back().version) +
-                                 "): run a newer hub");
-    }
-  }
-  for (const auto& m : kMigrations) {
-    if (applied(m.version)) continue;
-    // Checked again inside the transaction: another process may have opened the file meanwhile.
-    check(c.exec_script("BEGIN IMMEDIATE;"));
+void migrate(WriteDb& c, std::span<const Migration> list, const char* begin) {
+  auto in_transaction = [&](auto&& body) {
+    check(c.exec_script(begin));
     try {
-      if (!applied(m.version)) {
+      body();
+      check(c.commit());
+    } catch (const std::runtime_error&) {
+      if (c.in_transaction()) (void)c.exec("ROLLBACK");
+      throw;
+    }
+  };
+  auto applied = [&c](int version) {
+    bool found = false;
+    check(c.each(
+        "SELECT 1 FROM schema_migrations WHERE version = ?1", [&](Params& q) { q.bind(1, std::int64_t{version}); },
+        [&](const Row&) -> Outcome<void> {
+          found = true;
+          return {};
+        }));
+    return found;
+  };
+  in_transaction([&] {
+    check(c.exec_script(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);"));
+  });
+  std::int64_t newest = 0;
+  check(c.each(
+      "SELECT max(version) FROM schema_migrations", [](Params&) {},
+      [&](const Row& q) -> Outcome<void> {
+        newest = q.int64(0);
+        return {};
+      }));
+  if (newest > list.back().version)
+    throw std::runtime_error("store: the database has schema version " + std::to_string(newest) +
+                             ", newer than this hub knows (" + std::to_string(list.back().version) +
+                             "): run a newer hub");
+  for (const auto& m : list) {
+    if (applied(m.version)) continue;
+    try {
+      // Checked again inside the transaction: another hub may have migrated meanwhile.
+      in_transaction([&] {
+        if (applied(m.version)) return;
         check(c.exec_script(m.sql));
-        auto q = check(c.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)"));
-        q.bind(1, std::int64_t{m.version}).bind(2, sqlite::to_db_time(sqlite::wall_clock()));
-        check(q.run());
-      }
-      check(c.exec_script("COMMIT;"));
+        check(c.write("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                      [&](Params& q) { q.bind(1, std::int64_t{m.version}).bind(2, to_db_time(wall_clock())); }));
+      });
     } catch (const std::runtime_error& e) {
-      (void)c.exec_script("ROLLBACK;");
       throw std::runtime_error("store: migration " + std::to_string(m.version) + " (" + std::string(m.description) +
                                ") failed: " + e.what());
     }

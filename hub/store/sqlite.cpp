@@ -1,7 +1,5 @@
 #include "hub/store/sqlite.hpp"
 
-#include <array>
-#include <cstdio>
 #include <sqlite3.h>
 
 namespace dh::store::sqlite {
@@ -23,10 +21,6 @@ Query& Query::bind(int i, std::int64_t v) {
   const int rc = sqlite3_bind_int64(s_, i, v);
   if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
   return *this;
-}
-
-Query& Query::bind_opt(int i, const std::optional<std::string>& text) {
-  return text ? bind(i, std::string_view(*text)) : bind_null(i);
 }
 
 Query& Query::bind_blob(int i, std::string_view bytes) {
@@ -152,32 +146,38 @@ bool Connection::in_transaction() const noexcept {
   return sqlite3_get_autocommit(db_) == 0;
 }
 
-std::string to_db_time(const Timestamp& t) {
-  using namespace std::chrono;
-  const sys_days day = floor<days>(t.utc);
-  const year_month_day ymd{day};
-  const hh_mm_ss<seconds> tod{t.utc - day};
-  std::array<char, 40> buf{};
-  const int n = std::snprintf(
-      buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02d.%09dZ", static_cast<int>(ymd.year()),
-      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), static_cast<int>(tod.hours().count()),
-      static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()), static_cast<int>(t.nanos));
-  return std::string(buf.data(), static_cast<std::size_t>(n));
+Outcome<void> Connection::each(std::string_view sql, Bind bind, EachRow row) {
+  auto q = query(sql);
+  if (!q) return q.error();
+  bind(*q);
+  for (;;) {
+    auto more = q->step();
+    if (!more) return more.error();
+    if (!*more) return {};
+    if (auto r = row(static_cast<const Query&>(*q)); !r) return r.error();
+  }
 }
 
-Outcome<Timestamp> from_db_time(std::string_view s) {
-  auto t = Timestamp::parse_rfc3339(s);
-  if (!t) return make_error("store: a stored time is not RFC 3339");
-  return *t;
+Outcome<std::int64_t> Connection::write(std::string_view sql, Bind bind) {
+  auto q = query(sql);
+  if (!q) return q.error();
+  bind(*q);
+  if (auto r = q->run(); !r) return r.error();
+  return std::int64_t{q->changes()};
 }
 
-Timestamp wall_clock() {
-  using namespace std::chrono;
-  const auto now = system_clock::now();
-  Timestamp t;
-  t.utc = floor<seconds>(now);
-  t.nanos = static_cast<std::int32_t>(duration_cast<nanoseconds>(now - t.utc).count());
-  return t;
+Outcome<void> Connection::begin() {
+  return exec("BEGIN IMMEDIATE");
+}
+
+Outcome<void> Connection::exec(std::string_view sql) {
+  auto q = query(sql);
+  if (!q) return q.error();
+  return q->run();
+}
+
+Outcome<void> Connection::commit() {
+  return exec("COMMIT");
 }
 
 }  // namespace dh::store::sqlite

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "hub/common/result.hpp"
-#include "hub/common/time.hpp"
+#include "hub/store/db.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -23,7 +23,7 @@ class Connection;
 
 // One use of a cached prepared statement: bind, step, read columns. Every value is bound, never
 // written into SQL text. Resets the statement and clears its bindings when it goes away.
-class Query {
+class Query final : public Row, public Params {
  public:
   Query(Connection& c, sqlite3_stmt* s) noexcept : c_(&c), s_(s) {}
   Query(Query&& o) noexcept : c_(o.c_), s_(o.s_), bind_rc_(o.bind_rc_) { o.s_ = nullptr; }
@@ -32,11 +32,11 @@ class Query {
   Query& operator=(Query&&) = delete;
   ~Query();
 
-  Query& bind(int i, std::string_view text);
-  Query& bind(int i, std::int64_t v);
-  Query& bind_opt(int i, const std::optional<std::string>& text);  // NULL when absent
-  Query& bind_blob(int i, std::string_view bytes);
-  Query& bind_null(int i);
+  using Params::bind_opt;
+  Query& bind(int i, std::string_view text) override;
+  Query& bind(int i, std::int64_t v) override;
+  Query& bind_blob(int i, std::string_view bytes) override;
+  Query& bind_null(int i) override;
 
   // True when a row is ready; false at the end.
   Outcome<bool> step();
@@ -45,9 +45,9 @@ class Query {
   // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
   [[nodiscard]] int changes() const noexcept;
 
-  [[nodiscard]] std::string text(int col) const;  // TEXT or BLOB, as bytes
-  [[nodiscard]] std::optional<std::string> opt_text(int col) const;
-  [[nodiscard]] std::int64_t int64(int col) const;
+  [[nodiscard]] std::string text(int col) const override;  // TEXT or BLOB, as bytes
+  [[nodiscard]] std::optional<std::string> opt_text(int col) const override;
+  [[nodiscard]] std::int64_t int64(int col) const override;
 
  private:
   Connection* c_;
@@ -55,7 +55,7 @@ class Query {
   int bind_rc_ = 0;  // the first failing bind, reported by step()
 };
 
-class Connection {
+class Connection final : public WriteDb {
  public:
   enum class Mode {
     write,      // read-write, creates the file, WAL, synchronous=FULL, foreign keys on
@@ -74,11 +74,17 @@ class Connection {
   // cache keeps the view.
   Outcome<Query> query(std::string_view sql);
   // Runs a script without values (schema, pragmas): sqlite3_exec.
-  Outcome<void> exec_script(const char* sql);
+  Outcome<void> exec_script(const char* sql) override;
 
+  Outcome<void> each(std::string_view sql, Bind bind, EachRow row) override;
+  Outcome<std::int64_t> write(std::string_view sql, Bind bind) override;
+  // BEGIN IMMEDIATE: the write lock is taken at once, so the batch never fails half-way for it.
+  Outcome<void> begin() override;
+  Outcome<void> exec(std::string_view sql) override;
+  Outcome<void> commit() override;
   // The last failure as an error: "store: <what>: <SQLite's message>".
-  [[nodiscard]] Error error(std::string_view what) const;
-  [[nodiscard]] bool in_transaction() const noexcept;
+  [[nodiscard]] Error error(std::string_view what) const override;
+  [[nodiscard]] bool in_transaction() const noexcept override;
   [[nodiscard]] sqlite3* raw() const noexcept { return db_; }
 
  private:
@@ -86,14 +92,5 @@ class Connection {
   sqlite3* db_;
   std::unordered_map<std::string_view, sqlite3_stmt*> cache_;
 };
-
-// Times are stored as RFC 3339 text in UTC with a fixed nine-digit fraction,
-// "2025-01-15T01:30:00.000000000Z": text order is time order, the instant is kept to the
-// nanosecond. The offset a time was written with is not kept (it is presentation).
-std::string to_db_time(const Timestamp& t);
-Outcome<Timestamp> from_db_time(std::string_view s);
-
-// The wall clock as a UTC Timestamp, for the few writes whose caller gives no time.
-Timestamp wall_clock();
 
 }  // namespace dh::store::sqlite

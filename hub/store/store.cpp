@@ -1,5 +1,6 @@
 #include "hub/store/store.hpp"
 
+#include "hub/store/pg_store.hpp"
 #include "hub/store/sqlite_store.hpp"
 
 namespace dh::store {
@@ -30,6 +31,10 @@ std::string_view to_string(EventOutcome o) noexcept {
 
 std::unique_ptr<Store> open_sqlite(const SqliteOptions& options) {
   return std::make_unique<SqliteStore>(options);
+}
+
+std::unique_ptr<Store> open_postgres(const PostgresOptions& options) {
+  return std::make_unique<PgStore>(options);
 }
 
 }  // namespace dh::store

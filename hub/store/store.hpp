@@ -206,4 +206,23 @@ struct SqliteOptions {
 // versioned list of migrations, each applied once, in order). Throws on open failure (start-up).
 std::unique_ptr<Store> open_sqlite(const SqliteOptions& options);
 
+// ---------------------------------------------------------------- the shared store
+
+struct PostgresOptions {
+  // A postgresql:// URL or libpq "key=value" pairs. Never logged: it may hold a password.
+  std::string url = "postgresql://localhost/dossier_hub";
+  std::size_t max_batch = 256;  // requests per transaction (one commit)
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds statement_timeout{5000};  // the server's, per statement; the client waits 1 s more
+  std::size_t read_connections = 4;                   // reads and claims at once; more wait for one
+};
+
+// PostgreSQL, for several hub instances on one database: the same semantics as the embedded
+// store (group commit, one transaction per accepted message, idempotency, one hash-chained audit
+// log across all instances, leases that no two instances hold at once). The schema is created or
+// migrated on open, safely when instances start together. Throws when the first connection or a
+// migration fails (start-up); afterwards a lost server makes operations fail with an error until
+// it is back, and the store connects again by itself (pg_store.hpp).
+std::unique_ptr<Store> open_postgres(const PostgresOptions& options);
+
 }  // namespace dh::store

@@ -1,6 +1,6 @@
 // The hub's configuration file (docs/operations.md, "Configuration reference"), loaded from real
-// files in a temporary folder: defaults, the shared-mode queue section, and the errors that name
-// file:line:column.
+// files in a temporary folder: defaults, the shared-mode store and queue sections, and the errors
+// that name file:line:column.
 #include "hub/config/hub_config.hpp"
 
 #include <catch2/catch.hpp>
@@ -51,6 +51,12 @@ std::string load_error(const fs::path& file) {
     return e.what();
   }
   return "(loaded)";
+}
+
+// The configuration with `extra` (YAML) after the common part, loaded (or its error thrown).
+HubConfig load_with(const std::string& extra) {
+  Folder f;
+  return HubConfig::load(f.write(extra));
 }
 
 }  // namespace
@@ -130,4 +136,55 @@ TEST_CASE("the queue section: mistakes are errors that say where and why") {
   const std::string error = load_error(f.write("queue: { url: \"amqp://hub:secret@h:99999/\" }\n"));
   CHECK(error.find("port") != std::string::npos);
   CHECK(error.find("secret") == std::string::npos);
+}
+
+TEST_CASE("store: the embedded SQLite store unless told otherwise") {
+  const auto c = load_with("");
+  CHECK(c.store_kind == StoreKind::sqlite);
+  CHECK(c.store_batch == 256);
+  const auto explicit_sqlite = load_with("store: {kind: sqlite, file: state/hub.db, batch: 64}\n");
+  CHECK(explicit_sqlite.store_kind == StoreKind::sqlite);
+  CHECK(explicit_sqlite.store_file.filename() == "hub.db");
+  CHECK(explicit_sqlite.store_batch == 64);
+}
+
+TEST_CASE("store: kind postgres with its URL, timeouts and read connections") {
+  const auto c = load_with(
+      "store:\n"
+      "  kind: postgres\n"
+      "  url: postgresql://hub@db.internal:5432/dossier_hub\n"
+      "  batch: 128\n"
+      "  connect_timeout: 3s\n"
+      "  statement_timeout: 2500ms\n"
+      "  read_connections: 8\n");
+  CHECK(c.store_kind == StoreKind::postgres);
+  CHECK(c.store_postgres.url == "postgresql://hub@db.internal:5432/dossier_hub");
+  CHECK(c.store_batch == 128);
+  CHECK(c.store_postgres.connect_timeout == std::chrono::seconds(3));
+  CHECK(c.store_postgres.statement_timeout == std::chrono::milliseconds(2500));
+  CHECK(c.store_postgres.read_connections == 8);
+
+  const auto defaults = load_with("store: {kind: postgres, url: \"postgres://localhost/hub\"}\n");
+  CHECK(defaults.store_postgres.connect_timeout == std::chrono::seconds(5));
+  CHECK(defaults.store_postgres.statement_timeout == std::chrono::seconds(5));
+  CHECK(defaults.store_postgres.read_connections == 4);
+}
+
+TEST_CASE("store: mistakes are refused with where they are") {
+  using Catch::Contains;
+  CHECK_THROWS_WITH(load_with("store: {kind: mysql}\n"),
+                    Contains("hub.yaml:8:") && Contains("store.kind must be sqlite") && Contains("or postgres"));
+  CHECK_THROWS_WITH(load_with("store: {kind: postgres}\n"), Contains("needs store.url"));
+  CHECK_THROWS_WITH(load_with("store: {kind: postgres, url: \"host=db dbname=hub\"}\n"),
+                    Contains("store.url must be a postgresql:// URL"));
+  CHECK_THROWS_WITH(load_with("store: {kind: postgres, url: \"postgresql://db/hub\", file: hub.db}\n"),
+                    Contains("store.file belongs to store.kind: sqlite"));
+  CHECK_THROWS_WITH(load_with("store: {url: \"postgresql://db/hub\"}\n"),
+                    Contains("store.url belongs to store.kind: postgres"));
+  CHECK_THROWS_WITH(load_with("store: {kind: postgres, url: \"postgresql://db/hub\", pool: 3}\n"),
+                    Contains("unknown key 'pool' in store"));
+  CHECK_THROWS_WITH(load_with("store: {kind: postgres, url: \"postgresql://db/hub\", statement_timeout: soon}\n"),
+                    Contains("store.statement_timeout must be a duration"));
+  CHECK_THROWS_WITH(load_with("store: {kind: postgres, url: \"postgresql://db/hub\", read_connections: 0}\n"),
+                    Contains("store.read_connections must be a whole number from 1 to 256"));
 }

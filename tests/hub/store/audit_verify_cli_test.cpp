@@ -13,22 +13,8 @@ using namespace dh::store::testing;
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
 Run hub(const std::string& args) {
-  const std::string command = std::string(DH_HUB_BINARY) + " " + args + " 2>&1";
-  Run r;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  const int status = pclose(p);
-  REQUIRE(WIFEXITED(status));
-  r.exit_code = WEXITSTATUS(status);
-  return r;
+  return run_command(std::string(DH_HUB_BINARY) + " " + args);
 }
 
 }  // namespace

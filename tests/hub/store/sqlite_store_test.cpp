@@ -1,754 +1,106 @@
-// The embedded store against real SQLite files in temporary folders: durability, idempotency,
-// group commit, leases, the status loop, dead letters and the audit chain.
+// The embedded store against real SQLite files in temporary folders: every case of
+// store_cases.hpp, plus what only the SQLite store does.
 #include "hub/store/sqlite_store.hpp"
 
 #include "hub/store/schema.hpp"
 #include "tests/hub/store/store_fixture.hpp"
-#include "tests/support/print.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <optional>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
-
-using namespace dh;
-using namespace dh::store;
-using namespace dh::store::testing;
-
 namespace {
 
-SqliteOptions options_for(const TempDir& dir) {
-  SqliteOptions o;
-  o.file = dir.file();
-  return o;
-}
+// A file in a temporary folder of its own.
+class SqliteBackend {
+ public:
+  static constexpr const char* kUniqueHubId = "UNIQUE constraint failed: dossiers.hub_id";
+  static constexpr const char* kForeignKey = "FOREIGN KEY";
+  static constexpr const char* kWritesHeld = "locked";
+  static constexpr const char* kCannotOpen = "cannot open";
 
-template <class T>
-Outcome<T> settle(const std::function<void(Done<T>)>& start) {
-  Pending<T> p;
-  start(p.done());
-  return p.get();
-}
+  class Raw : public dh::store::testing::RawDb {
+   public:
+    explicit Raw(const SqliteBackend& b) : RawDb(b.dir_.file()) {}
+  };
 
-Outcome<void> delivered_sync(Store& s, const OutboxEntry& e, Delivered d, Timestamp now) {
-  return settle<void>([&](Done<void> done) { s.delivered(e, std::move(d), now, std::move(done)); });
-}
-Outcome<void> retry_sync(Store& s, const OutboxEntry& e, Timestamp next, std::string error) {
-  return settle<void>([&](Done<void> done) { s.retry_later(e, next, std::move(error), std::move(done)); });
-}
-Outcome<void> dead_letter_sync(Store& s, const OutboxEntry& e, std::string reason, Timestamp now) {
-  return settle<void>([&](Done<void> done) { s.dead_letter(e, std::move(reason), now, std::move(done)); });
-}
-Outcome<std::size_t> redrive_sync(Store& s, std::vector<std::string> ids, Timestamp now) {
-  return settle<std::size_t>(
-      [&](Done<std::size_t> done) { s.redrive(std::move(ids), "admin:tester", now, std::move(done)); });
-}
-Outcome<std::size_t> discard_sync(Store& s, std::vector<std::string> ids, Timestamp now) {
-  return settle<std::size_t>(
-      [&](Done<std::size_t> done) { s.discard(std::move(ids), "admin:tester", now, std::move(done)); });
-}
+  [[nodiscard]] std::unique_ptr<dh::store::SqliteStore> open() const {
+    return std::make_unique<dh::store::SqliteStore>(options());
+  }
+  [[nodiscard]] std::unique_ptr<dh::store::SqliteStore> open_impatient() const {
+    auto o = options();
+    o.busy_timeout = std::chrono::milliseconds(50);
+    return std::make_unique<dh::store::SqliteStore>(o);
+  }
+  void open_unreachable() const {
+    dh::store::SqliteStore s(
+        dh::store::SqliteOptions{dir_.path() / "no" / "such" / "folder.db", 256, std::chrono::seconds(1)});
+  }
+  [[nodiscard]] static std::int64_t migration_count() {
+    return static_cast<std::int64_t>(dh::store::migrations().size());
+  }
+  static void check_durable(Raw& raw) { CHECK(raw.text("PRAGMA journal_mode") == "wal"); }
+  void check_after_abrupt_end() const {
+    CHECK(std::filesystem::exists(dir_.file("hub.db-wal")));  // what it wrote is in the WAL, never checkpointed
+  }
+  static void hold_writes(Raw& raw) { REQUIRE(raw.exec("BEGIN IMMEDIATE") == SQLITE_OK); }
+  static void release_writes(Raw& raw) { REQUIRE(raw.exec("ROLLBACK") == SQLITE_OK); }
+  static std::string drop_trigger(const std::string& name) { return "DROP TRIGGER " + name; }
+  [[nodiscard]] dh::Outcome<dh::store::AuditCheck> verify_offline() const {
+    return dh::store::verify_audit_file(dir_.file());
+  }
+  [[nodiscard]] dh::Outcome<dh::store::AuditCheck> verify_offline_missing() const {
+    return dh::store::verify_audit_file(dir_.file("missing.db"));
+  }
 
-Status status_of(Store& s, const std::string& hub_id) {
-  auto d = s.dossier(hub_id);
-  REQUIRE(d);
-  REQUIRE(d->has_value());
-  return (*d)->status;
-}
+ private:
+  [[nodiscard]] dh::store::SqliteOptions options() const {
+    dh::store::SqliteOptions o;
+    o.file = dir_.file();
+    return o;
+  }
+
+  dh::store::testing::TempDir dir_;
+};
 
 }  // namespace
 
-TEST_CASE("accept stores the message, its dossiers and intake orders, and reads give them back") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto req = make_accept("STP-1", 2);
-  const AcceptRequest sent = req;
-  auto r = accept_sync(s, std::move(req));
-  REQUIRE(r);
-  CHECK_FALSE(r->duplicate);
-  CHECK(r->answer_json == sent.answer_json);
-
-  for (const auto& want : sent.dossiers) {
-    auto got = s.dossier(*want.dossier.hub_id);
-    REQUIRE(got);
-    REQUIRE(got->has_value());
-    const StoredDossier& d = **got;
-    CHECK(d.dossier == want.dossier);
-    CHECK(d.status == Status::accepted);
-    CHECK(d.order_id == want.order_id);
-    CHECK_FALSE(d.item_code);
-    CHECK(d.message_id == sent.message.id);
-    CHECK(d.route_flags == want.route_flags);
-  }
-  auto by_code = s.dossiers_by_code("hcm-justice", "000.00.12.H29-250115-0042");
-  REQUIRE(by_code);
-  CHECK(by_code->size() == 2);
-  auto other_agency = s.dossiers_by_code("hcm-police", "000.00.12.H29-250115-0042");
-  REQUIRE(other_agency);
-  CHECK(other_agency->empty());
-  auto missing = s.dossier("01JNOSUCHDOSSIER0000000000");
-  REQUIRE(missing);
-  CHECK_FALSE(missing->has_value());
-  auto depth = s.outbox_depth();
-  REQUIRE(depth);
-  CHECK(*depth == 2);
-  auto h = s.history(*sent.dossiers[0].dossier.hub_id);
-  REQUIRE(h);
-  CHECK(h->empty());
-
-  auto audit = s.audit_for(sent.message.id);
-  REQUIRE(audit);
-  REQUIRE(audit->size() == 1);
-  CHECK(audit->front().action == "accept");
-  CHECK(audit->front().actor == "edge");
-  CHECK(audit->front().detail == "agency=hcm-justice dossiers=2 outbox=2");
-  CHECK(s.healthy());
-
-  RawDb raw(dir.file());
-  CHECK(raw.text("PRAGMA journal_mode") == "wal");
-  CHECK(raw.count("messages") == 1);
-  CHECK(raw.count("dossiers") == 2);
-  CHECK(raw.count("outbox") == 2);
-  CHECK(raw.count("audit") == 3);  // the message and each dossier
-}
-
-TEST_CASE("a repeated idempotency key returns the first answer and writes nothing") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto first = make_accept("STP-2");
-  const std::string first_answer = first.answer_json;
-  REQUIRE(accept_sync(s, std::move(first)));
-  RawDb raw(dir.file());
-  const auto audit_before = raw.count("audit");
-
-  auto again = make_accept("STP-2");  // new ids, a different answer: what a retry would build
-  const std::string again_hub_id = *again.dossiers.front().dossier.hub_id;
-  auto r = accept_sync(s, std::move(again));
-  REQUIRE(r);
-  CHECK(r->duplicate);
-  CHECK(r->answer_json == first_answer);
-  CHECK(raw.count("messages") == 1);
-  CHECK(raw.count("dossiers") == 1);
-  CHECK(raw.count("outbox") == 1);
-  CHECK(raw.count("audit") == audit_before);
-  auto none = s.dossier(again_hub_id);
-  REQUIRE(none);
-  CHECK_FALSE(none->has_value());
-
-  SECTION("the key is per agency") {
-    auto other = accept_sync(s, make_accept("STP-2", 1, "hcm-police"));
-    REQUIRE(other);
-    CHECK_FALSE(other->duplicate);
-    CHECK(raw.count("messages") == 2);
-  }
-}
-
-TEST_CASE("concurrent accepts from several threads are all committed, in fewer transactions than requests") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  constexpr int kThreads = 8, kEach = 50;
-  std::vector<std::thread> threads;
-  std::atomic<int> ok{0}, failed{0};
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      std::vector<Pending<AcceptResult>> pending(kEach);
-      for (int i = 0; i < kEach; ++i)
-        s.accept(make_accept("T" + std::to_string(t) + "-" + std::to_string(i)), pending[i].done());
-      for (auto& p : pending) {
-        auto r = p.get();
-        (r && !r->duplicate ? ok : failed)++;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  CHECK(ok == kThreads * kEach);
-  CHECK(failed == 0);
-  RawDb raw(dir.file());
-  CHECK(raw.count("messages") == kThreads * kEach);
-  CHECK(raw.count("outbox") == kThreads * kEach);
-  const SqliteStats st = s.stats();
-  CHECK(st.operations == static_cast<std::uint64_t>(kThreads * kEach));
-  CHECK(st.transactions < static_cast<std::uint64_t>(kThreads * kEach));
-  CHECK(st.failed_transactions == 0);
-  auto v = s.verify_audit();
-  REQUIRE(v);
-  CHECK(v->ok);
-  CHECK(v->entries == 2 * kThreads * kEach);
-}
-
-TEST_CASE("two accepts with one key in the same batch: the second is a duplicate of the first") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  Pending<AcceptResult> a, b;
-  auto first = make_accept("STP-3");
-  const std::string first_answer = first.answer_json;
-  {
-    WriterGate gate(s);
-    s.accept(std::move(first), a.done());
-    s.accept(make_accept("STP-3"), b.done());
-    const auto before = s.stats().transactions;
-    REQUIRE(gate.release());
-    auto ra = a.get();
-    auto rb = b.get();
-    REQUIRE(ra);
-    REQUIRE(rb);
-    CHECK_FALSE(ra->duplicate);
-    CHECK(rb->duplicate);
-    CHECK(rb->answer_json == first_answer);
-    CHECK(s.stats().transactions == before + 2);  // the gate's batch, then both accepts in one
-  }
-  RawDb raw(dir.file());
-  CHECK(raw.scalar("SELECT count(*) FROM messages WHERE idempotency_key = 'STP-3'") == 1);
-}
-
-TEST_CASE("one failing operation in a batch rolls back alone and gets its own error") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto existing = make_accept("STP-4");
-  const std::string taken_hub_id = *existing.dossiers.front().dossier.hub_id;
-  REQUIRE(accept_sync(s, std::move(existing)));
-
-  auto bad = make_accept("STP-5");
-  bad.dossiers.front().dossier.hub_id = taken_hub_id;  // its message row goes in first, then this fails
-  Pending<AcceptResult> a, b, c;
-  std::uint64_t before = 0;
-  {
-    WriterGate gate(s);
-    s.accept(make_accept("STP-6"), a.done());
-    s.accept(std::move(bad), b.done());
-    s.accept(make_accept("STP-7"), c.done());
-    before = s.stats().transactions;
-    REQUIRE(gate.release());
-    REQUIRE(a.get());
-    auto rb = b.get();
-    REQUIRE_FALSE(rb);
-    CHECK_THAT(rb.error().message, Catch::Contains("UNIQUE constraint failed: dossiers.hub_id"));
-    REQUIRE(c.get());
-  }
-  CHECK(s.stats().transactions == before + 2);
-  CHECK(s.stats().failed_transactions == 0);
-  CHECK(s.healthy());
-  RawDb raw(dir.file());
-  CHECK(raw.scalar("SELECT count(*) FROM messages WHERE idempotency_key = 'STP-5'") == 0);
-  CHECK(raw.count("messages") == 4);  // STP-4, the gate's, STP-6, STP-7
-  auto v = s.verify_audit();
-  REQUIRE(v);
-  CHECK(v->ok);
-
-  // Nothing of it stayed: the same key goes through when it is right.
-  auto retry = accept_sync(s, make_accept("STP-5"));
-  REQUIRE(retry);
-  CHECK_FALSE(retry->duplicate);
-}
-
-TEST_CASE("everything acknowledged is there after closing and opening again, and migrations run once") {
-  TempDir dir;
-  std::vector<std::string> hub_ids;
-  std::string applied_at;
-  {
-    SqliteStore s(options_for(dir));
-    for (int i = 0; i < 20; ++i) {
-      auto r = make_accept("STP-D" + std::to_string(i));
-      hub_ids.push_back(*r.dossiers.front().dossier.hub_id);
-      REQUIRE(accept_sync(s, std::move(r)));
-    }
-    RawDb raw(dir.file());
-    CHECK(raw.count("schema_migrations") == static_cast<std::int64_t>(migrations().size()));
-    applied_at = raw.text("SELECT applied_at FROM schema_migrations WHERE version = 1");
-  }
-  SqliteStore s(options_for(dir));
-  for (const auto& id : hub_ids) {
-    auto d = s.dossier(id);
-    REQUIRE(d);
-    CHECK(d->has_value());
-  }
-  auto dup = accept_sync(s, make_accept("STP-D0"));
-  REQUIRE(dup);
-  CHECK(dup->duplicate);
-  RawDb raw(dir.file());
-  CHECK(raw.count("schema_migrations") == static_cast<std::int64_t>(migrations().size()));
-  CHECK(raw.text("SELECT applied_at FROM schema_migrations WHERE version = 1") == applied_at);
-  auto v = s.verify_audit();
-  REQUIRE(v);
-  CHECK(v->ok);
-  CHECK(v->entries == 40);
-}
-
-TEST_CASE("acknowledged accepts survive a process that ends without closing the store") {
-  TempDir dir;
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {  // the child: accept, report each acknowledgement, end abruptly
-    close(fds[0]);
-    auto* s = new SqliteStore(options_for(dir));  // never deleted: no close, no checkpoint
-    for (int i = 0; i < 25; ++i) {
-      auto r = accept_sync(*s, make_accept("CRASH-" + std::to_string(i)));
-      if (!r || r->duplicate) _exit(3);
-      const char acked = 'a';
-      if (write(fds[1], &acked, 1) != 1) _exit(4);
-    }
-    _exit(0);
-  }
-  close(fds[1]);
-  int acknowledged = 0;
-  char buf[64];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) acknowledged += static_cast<int>(n);
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  CHECK(acknowledged == 25);
-  CHECK(fs::exists(dir.file("hub.db-wal")));  // what it wrote is in the WAL, never checkpointed
-
-  SqliteStore s(options_for(dir));
-  RawDb raw(dir.file());
-  CHECK(raw.count("messages") == acknowledged);
-  CHECK(raw.count("outbox") == acknowledged);
-  for (int i = 0; i < acknowledged; ++i) {
-    auto r = accept_sync(s, make_accept("CRASH-" + std::to_string(i)));
-    REQUIRE(r);
-    CHECK(r->duplicate);
-  }
-  auto v = s.verify_audit();
-  REQUIRE(v);
-  CHECK(v->ok);
-}
-
-TEST_CASE("a file migrated by a newer hub is refused at open") {
-  TempDir dir;
-  { SqliteStore s(options_for(dir)); }
-  {
-    RawDb raw(dir.file());
-    REQUIRE(raw.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (999, '2030-01-01T00:00:00Z')") ==
-            SQLITE_OK);
-  }
-  CHECK_THROWS_WITH(SqliteStore(options_for(dir)), Catch::Contains("newer than this hub knows"));
-  CHECK_THROWS_WITH(SqliteStore(SqliteOptions{dir.path() / "no" / "such" / "folder.db", 256, std::chrono::seconds(1)}),
-                    Catch::Contains("cannot open"));
-}
-
-TEST_CASE("the embedded store belongs to one process at a time") {
-  TempDir dir;
-  std::optional<SqliteStore> first(std::in_place, options_for(dir));
-  // flock(2) locks are per open file: a second open in the same process is refused like another
-  // process's would be.
-  CHECK_THROWS_WITH(SqliteStore(options_for(dir)), Catch::Contains("in use by another dossier-hub process"));
-  first.reset();
-  CHECK_NOTHROW(SqliteStore(options_for(dir)));  // closed: free again
-}
-
-TEST_CASE("leases of a process that died are released when the store opens again") {
-  TempDir dir;
-  auto r = make_accept("STP-L", 2);
-  r.outbox[0].due_at = at(-10);
-  r.outbox[1].due_at = at(-5);
-  {
-    SqliteStore s(options_for(dir));
-    REQUIRE(accept_sync(s, std::move(r)));
-    auto claimed = s.claim(at(), std::chrono::seconds(600), 10, {});
-    REQUIRE(claimed);
-    REQUIRE(claimed->size() == 2);
-  }  // the process "dies" holding both leases
-  SqliteStore s(options_for(dir));
-  auto again = s.claim(at(1), std::chrono::seconds(600), 10, {});  // long before the leases would end
-  REQUIRE(again);
-  CHECK(again->size() == 2);
-}
-
-TEST_CASE("claim leases due entries: a second claim gets nothing until the lease expires") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto r = make_accept("STP-C", 3);
-  r.outbox[0].due_at = at(-10);
-  r.outbox[1].due_at = at(-5);
-  r.outbox[2].due_at = at(100);  // not due yet
-  const auto entries = r.outbox;
-  REQUIRE(accept_sync(s, std::move(r)));
-
-  auto first = s.claim(at(), std::chrono::seconds(30), 10, {});
-  REQUIRE(first);
-  REQUIRE(first->size() == 2);
-  CHECK((*first)[0].id == entries[0].id);  // oldest due first
-  CHECK((*first)[1].id == entries[1].id);
-  CHECK((*first)[0].payload == entries[0].payload);
-  CHECK((*first)[0].kind == OutboxKind::postal_order);
-  CHECK(same_instant((*first)[0].due_at, entries[0].due_at));
-
-  auto second = s.claim(at(10), std::chrono::seconds(30), 10, {});
-  REQUIRE(second);
-  CHECK(second->empty());
-
-  auto expired = s.claim(at(30), std::chrono::seconds(30), 1, {});  // the lease ends at at(30)
-  REQUIRE(expired);
-  REQUIRE(expired->size() == 1);
-  CHECK(expired->front().id == entries[0].id);
-
-  SECTION("open circuit breakers: their targets are left alone") {
-    auto skipped = s.claim(at(200), std::chrono::seconds(30), 10, {"vnpost", "other"});
-    REQUIRE(skipped);
-    CHECK(skipped->empty());
-    auto all = s.claim(at(200), std::chrono::seconds(30), 10, {"other"});
-    REQUIRE(all);
-    CHECK(all->size() == 3);
-  }
-}
-
-TEST_CASE("retry_later counts the attempt, keeps the error and makes the entry due later") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto r = make_accept("STP-R");
-  const OutboxEntry entry = r.outbox.front();
-  REQUIRE(accept_sync(s, std::move(r)));
-  auto claimed = s.claim(at(), std::chrono::seconds(30), 10, {});
-  REQUIRE(claimed);
-  REQUIRE(claimed->size() == 1);
-
-  REQUIRE(retry_sync(s, claimed->front(), at(60), "HTTP 503"));
-  auto early = s.claim(at(59), std::chrono::seconds(30), 10, {});
-  REQUIRE(early);
-  CHECK(early->empty());
-  auto due = s.claim(at(60), std::chrono::seconds(30), 10, {});  // the lease was released too
-  REQUIRE(due);
-  REQUIRE(due->size() == 1);
-  CHECK(due->front().attempts == 1);
-  CHECK(due->front().last_error == "HTTP 503");
-  REQUIRE(retry_sync(s, due->front(), at(120), "connection refused"));
-  auto audit = s.audit_for(entry.id);
-  REQUIRE(audit);
-  REQUIRE(audit->size() == 2);
-  CHECK(audit->back().action == "retry");
-  CHECK_THAT(audit->back().detail, Catch::StartsWith("attempts=2 "));
-}
-
-TEST_CASE("delivered removes the entry, and a postal order's dossier becomes ordered with its item code") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto r = make_accept("STP-O");
-  const OutboxEntry entry = r.outbox.front();
-  const std::string hub_id = entry.hub_id;
-  REQUIRE(accept_sync(s, std::move(r)));
-
-  REQUIRE(delivered_sync(s, entry, Delivered{"EB123456789VN"}, at(5)));
-  auto d = s.dossier(hub_id);
-  REQUIRE(d);
-  REQUIRE(d->has_value());
-  CHECK((*d)->status == Status::ordered);
-  CHECK((*d)->dossier.status == "ordered");
-  CHECK((*d)->item_code == "EB123456789VN");
-  auto depth = s.outbox_depth();
-  REQUIRE(depth);
-  CHECK(*depth == 0);
-  auto trail = s.audit_for(hub_id);
-  REQUIRE(trail);
-  REQUIRE(trail->size() == 2);
-  CHECK(trail->back().action == "status");
-  CHECK(trail->back().detail == "from=accepted to=ordered cause=delivered:" + entry.id);
-
-  // Delivered again (a second dispatcher after a lease expired): nothing changes, no error.
-  RawDb raw(dir.file());
-  const auto audit_rows = raw.count("audit");
-  REQUIRE(delivered_sync(s, entry, Delivered{"EB000000000VN"}, at(6)));
-  CHECK(raw.count("audit") == audit_rows);
-  CHECK(s.dossier(hub_id).value()->item_code == "EB123456789VN");
-}
-
-TEST_CASE("dead letters: the dossier is dead_lettered, redrive puts the order back, discard drops it") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto r = make_accept("STP-X");
-  const OutboxEntry entry = r.outbox.front();
-  const std::string hub_id = entry.hub_id;
-  REQUIRE(accept_sync(s, std::move(r)));
-  REQUIRE(retry_sync(s, entry, at(1), "HTTP 500"));
-
-  REQUIRE(dead_letter_sync(s, entry, "HTTP 422 from the postal core", at(10)));
-  CHECK(status_of(s, hub_id) == Status::dead_lettered);
-  CHECK(s.outbox_depth().value() == 0);
-  CHECK(s.dead_letter_count().value() == 1);
-  auto listed = s.dead_letters(10, 0);
-  REQUIRE(listed);
-  REQUIRE(listed->size() == 1);
-  const DeadLetter& dl = listed->front();
-  CHECK(dl.id == entry.id);
-  CHECK(dl.entry.payload == entry.payload);
-  CHECK(dl.entry.attempts == 1);
-  CHECK(dl.entry.last_error == "HTTP 500");
-  CHECK(dl.reason == "HTTP 422 from the postal core");
-  CHECK(same_instant(dl.dead_at, at(10)));
-  auto by_id = s.dead_letter_by_id(entry.id);
-  REQUIRE(by_id);
-  CHECK(by_id->has_value());
-  CHECK_FALSE(s.dead_letter_by_id("nothing").value().has_value());
-
-  // Events cannot take a dossier out of dead_lettered: only an operator's redrive does.
-  CHECK(apply_sync(s, event("E-late", entry.id, Status::picked_up)).value() == EventOutcome::recorded);
-  CHECK(status_of(s, hub_id) == Status::dead_lettered);
-
-  auto n = redrive_sync(s, {entry.id, "no-such-letter"}, at(20));
-  REQUIRE(n);
-  CHECK(*n == 1);
-  CHECK(status_of(s, hub_id) == Status::accepted);
-  CHECK(s.dead_letter_count().value() == 0);
-  auto back = s.claim(at(20), std::chrono::seconds(30), 10, {});
-  REQUIRE(back);
-  REQUIRE(back->size() == 1);
-  CHECK(back->front().attempts == 0);
-  CHECK(back->front().last_error.empty());
-  CHECK(same_instant(back->front().due_at, at(20)));
-  auto redriven = s.audit_for(entry.id);
-  REQUIRE(redriven);
-  CHECK(redriven->back().action == "redrive");
-  CHECK(redriven->back().actor == "admin:tester");
-
-  REQUIRE(dead_letter_sync(s, back->front(), "HTTP 400", at(30)));
-  auto gone = discard_sync(s, {entry.id, entry.id}, at(40));
-  REQUIRE(gone);
-  CHECK(*gone == 1);
-  CHECK(s.dead_letter_count().value() == 0);
-  CHECK(s.outbox_depth().value() == 0);
-  CHECK(status_of(s, hub_id) == Status::dead_lettered);  // the operator gave up on it
-  CHECK(s.audit_for(entry.id).value().back().action == "discard");
-}
-
-TEST_CASE("apply_event: moves, callbacks committed with it, repeats and late events") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto r = make_accept("STP-E");
-  const std::string order = *r.dossiers.front().order_id;
-  const std::string hub_id = *r.dossiers.front().dossier.hub_id;
-  REQUIRE(accept_sync(s, std::move(r)));
-  RawDb raw(dir.file());
-
-  int made = 0;  // the maker runs on the writer's thread while this one waits: no assertions there
-  bool saw_before = true;
-  auto maker = [&](const StoredDossier& before, const StatusEvent& e) {
-    ++made;
-    saw_before = saw_before && before.status != e.status && before.dossier.hub_id == e.hub_id;
-    OutboxEntry cb;
-    cb.id = "CB-" + e.event_id;
-    cb.kind = OutboxKind::agency_callback;
-    cb.target = "hcm-justice";
-    cb.hub_id = e.hub_id;
-    cb.url = "https://agency.example/callback";
-    cb.content_type = "application/xml";
-    cb.payload = "<TrangThai>" + std::string(to_string(e.status)) + "</TrangThai>";
-    cb.due_at = e.received_at;
-    return std::vector<OutboxEntry>{cb};
-  };
-
-  auto e1 = event("E1", order, Status::in_transit, 100);
-  e1.item_code = "EB111111111VN";
-  CHECK(apply_sync(s, e1, maker).value() == EventOutcome::applied);
-  CHECK(made == 1);
-  CHECK(saw_before);
-  auto d = s.dossier(hub_id).value();
-  CHECK(d->status == Status::in_transit);
-  CHECK(d->item_code == "EB111111111VN");
-  CHECK(raw.scalar("SELECT count(*) FROM outbox WHERE id = 'CB-E1' AND kind = 'agency_callback'") == 1);
-
-  SECTION("a repeated event_id changes nothing") {
-    const auto events = raw.count("status_events"), audit = raw.count("audit");
-    auto again = e1;
-    again.status = Status::delivered;
-    CHECK(apply_sync(s, again, maker).value() == EventOutcome::duplicate);
-    CHECK(made == 1);
-    CHECK(raw.count("status_events") == events);
-    CHECK(raw.count("audit") == audit);
-    CHECK(status_of(s, hub_id) == Status::in_transit);
-  }
-  SECTION("a late event is recorded in the history but does not move the status") {
-    CHECK(apply_sync(s, event("E0", order, Status::picked_up, 50), maker).value() == EventOutcome::recorded);
-    CHECK(made == 1);
-    CHECK(status_of(s, hub_id) == Status::in_transit);
-    auto h = s.history(hub_id).value();
-    REQUIRE(h.size() == 2);
-    CHECK(h[0].event_id == "E0");  // in the order they happened
-    CHECK_FALSE(h[0].applied);
-    CHECK(h[1].event_id == "E1");
-    CHECK(h[1].applied);
-    CHECK(h[1].hub_id == hub_id);
-    CHECK(h[1].item_code == "EB111111111VN");
-    CHECK(same_instant(h[1].occurred_at, at(100)));
-    CHECK(same_instant(h[1].received_at, at(101)));
-  }
-  SECTION("an unknown order writes nothing") {
-    const auto events = raw.count("status_events"), audit = raw.count("audit");
-    CHECK(apply_sync(s, event("E9", "01JUNKNOWNORDER00000000000", Status::delivered), maker).value() ==
-          EventOutcome::unknown_order);
-    auto contradicting = event("E8", order, Status::delivered);
-    contradicting.hub_id = "01JSOMEOTHERDOSSIER0000000";
-    CHECK(apply_sync(s, contradicting, maker).value() == EventOutcome::unknown_order);
-    CHECK(raw.count("status_events") == events);
-    CHECK(raw.count("audit") == audit);
-    CHECK(made == 1);
-  }
-  SECTION("the event, the move and the callbacks are one: a callback that cannot be stored undoes all") {
-    const auto events = raw.count("status_events"), outbox = raw.count("outbox");
-    auto broken = [](const StoredDossier&, const StatusEvent& e) {
-      OutboxEntry cb;
-      cb.id = "CB-" + e.event_id;
-      cb.kind = OutboxKind::agency_callback;
-      cb.hub_id = "01JNOTADOSSIER000000000000";  // no such dossier: the foreign key refuses it
-      cb.due_at = e.received_at;
-      return std::vector<OutboxEntry>{cb};
-    };
-    auto r2 = apply_sync(s, event("E2", order, Status::delivered, 200), broken);
-    REQUIRE_FALSE(r2);
-    CHECK_THAT(r2.error().message, Catch::Contains("FOREIGN KEY"));
-    CHECK(raw.count("status_events") == events);
-    CHECK(raw.count("outbox") == outbox);
-    CHECK(status_of(s, hub_id) == Status::in_transit);
-    // The same event, sent again, is not a duplicate: nothing of it was kept.
-    CHECK(apply_sync(s, event("E2", order, Status::delivered, 200), maker).value() == EventOutcome::applied);
-    CHECK(status_of(s, hub_id) == Status::delivered);
-  }
-  SECTION("dead_lettered is not a postal status") {
-    CHECK_FALSE(apply_sync(s, event("E3", order, Status::dead_lettered), maker));
-  }
-}
-
-TEST_CASE("rejections are kept with the problem given") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  for (int i = 0; i < 3; ++i) {
-    Rejection r;
-    r.id = "REJ-" + std::to_string(i);
-    r.agency_id = i == 0 ? "" : "hcm-justice";
-    r.body = std::string("\0<bad", 5);
-    r.sha256 = sha256_hex(r.body);
-    r.problem_type = "urn:dossier-hub:problem:invalid-message";
-    r.problem_json = R"({"type":"urn:dossier-hub:problem:invalid-message"})";
-    r.received_at = at(i);
-    REQUIRE(settle<void>([&](Done<void> done) { s.record_rejection(r, std::move(done)); }));
-  }
-  auto page = s.rejections(2, 0);
-  REQUIRE(page);
-  REQUIRE(page->size() == 2);
-  CHECK((*page)[0].id == "REJ-2");  // newest first
-  CHECK((*page)[1].id == "REJ-1");
-  CHECK((*page)[0].body == std::string("\0<bad", 5));
-  auto rest = s.rejections(2, 2);
-  REQUIRE(rest);
-  REQUIRE(rest->size() == 1);
-  CHECK(rest->front().agency_id.empty());
-  CHECK(s.audit_for("REJ-0").value().front().detail == "agency=- type=urn:dossier-hub:problem:invalid-message");
-}
-
-TEST_CASE("the audit log is append-only and hash-chained: a changed entry is found at its seq") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto r = make_accept("STP-A", 2);
-  const OutboxEntry entry = r.outbox.front();
-  REQUIRE(accept_sync(s, std::move(r)));
-  REQUIRE(delivered_sync(s, entry, Delivered{"EB1VN"}, at(1)));
-
-  auto v = s.verify_audit();
-  REQUIRE(v);
-  CHECK(v->ok);
-  CHECK(v->entries == 5);  // accept, 2 dossiers, delivered, status
-  CHECK_FALSE(v->first_bad_seq);
-  auto first = s.audit_for(s.dossier(entry.hub_id).value()->message_id).value().front();
-  CHECK(first.seq == 1);
-  CHECK(first.prev_hash == std::string(64, '0'));
-  CHECK(first.hash == audit_hash(first.prev_hash, 1, sqlite::to_db_time(first.at), first.actor, first.action,
-                                 first.subject, first.detail));
-
-  RawDb raw(dir.file());
-  CHECK(raw.exec("UPDATE audit SET detail = 'nothing happened' WHERE seq = 3") == SQLITE_CONSTRAINT);
-  CHECK(raw.exec("DELETE FROM audit WHERE seq = 3") == SQLITE_CONSTRAINT);
-  SECTION("a changed detail") {
-    REQUIRE(raw.exec("DROP TRIGGER audit_no_update") == SQLITE_OK);
-    REQUIRE(raw.exec("UPDATE audit SET detail = 'nothing happened' WHERE seq = 3") == SQLITE_OK);
-    auto broken = s.verify_audit();
-    REQUIRE(broken);
-    CHECK_FALSE(broken->ok);
-    CHECK(broken->first_bad_seq == 3);
-    CHECK(broken->entries == 5);
-  }
-  SECTION("a removed entry") {
-    REQUIRE(raw.exec("DROP TRIGGER audit_no_delete") == SQLITE_OK);
-    REQUIRE(raw.exec("DELETE FROM audit WHERE seq = 2") == SQLITE_OK);
-    auto broken = s.verify_audit();
-    REQUIRE(broken);
-    CHECK_FALSE(broken->ok);
-    CHECK(broken->first_bad_seq == 3);
-  }
-  SECTION("the file's chain, checked read-only") {
-    auto file = verify_audit_file(dir.file());
-    REQUIRE(file);
-    CHECK(file->ok);
-    CHECK(file->entries == 5);
-    CHECK_FALSE(verify_audit_file(dir.file("missing.db")));
-  }
-}
-
-TEST_CASE("healthy() is false while writes fail and true again once one succeeds") {
-  TempDir dir;
-  auto o = options_for(dir);
-  o.busy_timeout = std::chrono::milliseconds(50);
-  SqliteStore s(o);
-  REQUIRE(accept_sync(s, make_accept("STP-H0")));
-  CHECK(s.healthy());
-  {
-    RawDb locker(dir.file());
-    REQUIRE(locker.exec("BEGIN IMMEDIATE") == SQLITE_OK);  // another writer holds the file
-    auto r = accept_sync(s, make_accept("STP-H1"));
-    REQUIRE_FALSE(r);
-    CHECK_THAT(r.error().message, Catch::Contains("locked"));
-    CHECK_FALSE(s.healthy());
-    CHECK(s.stats().failed_transactions >= 1);
-    REQUIRE(locker.exec("ROLLBACK") == SQLITE_OK);
-  }
-  SECTION("a write that succeeds") {
-    REQUIRE(accept_sync(s, make_accept("STP-H1")));
-    CHECK(s.healthy());
-  }
-  SECTION("the store's own probe") {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    bool healthy = false;
-    while (!(healthy = s.healthy()) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-    CHECK(healthy);
-  }
-}
-
-TEST_CASE("reads from several threads while the writer writes") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
-  auto r = make_accept("STP-READ");
-  const std::string hub_id = *r.dossiers.front().dossier.hub_id;
-  REQUIRE(accept_sync(s, std::move(r)));
-  std::atomic<bool> stop{false};
-  std::atomic<int> reads{0}, errors{0};
-  std::vector<std::thread> readers;
-  for (int t = 0; t < 4; ++t) {
-    readers.emplace_back([&] {
-      while (!stop) {
-        auto d = s.dossier(hub_id);
-        auto n = s.outbox_depth();
-        auto v = s.dossiers_by_code("hcm-justice", "000.00.12.H29-250115-0042");
-        if (!d || !d->has_value() || !n || !v) ++errors;
-        ++reads;
-      }
-    });
-  }
-  for (int i = 0; i < 100; ++i) REQUIRE(accept_sync(s, make_accept("STP-READ-" + std::to_string(i))));
-  stop = true;
-  for (auto& t : readers) t.join();
-  CHECK(errors == 0);
-  CHECK(reads > 0);
-  CHECK(s.outbox_depth().value() == 101);
-}
+using Backend = SqliteBackend;
+#include "tests/hub/store/store_cases.hpp"
 
 TEST_CASE("claim from a completion callback is refused instead of waiting for itself") {
-  TempDir dir;
-  SqliteStore s(options_for(dir));
+  Backend db;
+  auto store = db.open();
+  auto& s = *store;
   Pending<bool> refused;
   s.accept(make_accept("STP-SELF"), [&s, done = refused.done()](Outcome<AcceptResult>) {
     done(!s.claim(at(), std::chrono::seconds(1), 1, {}).has_value());
   });
   CHECK(refused.get().value());
+}
+
+TEST_CASE("the embedded store belongs to one process at a time") {
+  Backend db;
+  auto first = db.open();
+  // flock(2) locks are per open file: a second open in the same process is refused like another
+  // process's would be.
+  CHECK_THROWS_WITH(db.open(), Catch::Contains("in use by another dossier-hub process"));
+  first.reset();
+  CHECK_NOTHROW(db.open());  // closed: free again
+}
+
+TEST_CASE("leases of a process that died are released when the store opens again") {
+  Backend db;
+  auto r = make_accept("STP-L", 2);
+  r.outbox[0].due_at = at(-10);
+  r.outbox[1].due_at = at(-5);
+  {
+    auto s = db.open();
+    REQUIRE(accept_sync(*s, std::move(r)));
+    auto claimed = s->claim(at(), std::chrono::seconds(600), 10, {});
+    REQUIRE(claimed);
+    REQUIRE(claimed->size() == 2);
+  }  // the process "dies" holding both leases
+  auto s = db.open();
+  auto again = s->claim(at(1), std::chrono::seconds(600), 10, {});  // long before the leases would end
+  REQUIRE(again);
+  CHECK(again->size() == 2);
 }

@@ -1,6 +1,7 @@
 // What the store tests share: a temporary folder, requests built from a valid dossier, the
 // asynchronous writes made synchronous, a raw SQLite connection to look behind the store's back,
-// and a gate that holds the writer inside a transaction so that the next writes queue up.
+// and a gate that holds the writer inside a transaction so that the next writes queue up. The
+// cases that every store must pass are in store_cases.hpp.
 #pragma once
 
 #include "hub/common/ids.hpp"
@@ -9,11 +10,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <memory>
 #include <sqlite3.h>
 #include <string>
+#include <sys/wait.h>
 #include <system_error>
 
 // Catch2 prints an outcome by its error; boost's operator<< would need every value type printable.
@@ -157,6 +160,24 @@ inline StatusEvent event(const std::string& id, const std::string& order_id, Sta
   return e;
 }
 
+// What a command printed (standard output and error) and how it exited: the CLI as operators run it.
+struct Run {
+  int exit_code = -1;
+  std::string output;
+};
+
+inline Run run_command(const std::string& command) {
+  Run r;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  const int status = pclose(p);
+  REQUIRE(WIFEXITED(status));
+  r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
 // Behind the store's back: counts rows, changes them.
 class RawDb {
  public:
@@ -188,6 +209,10 @@ class RawDb {
   std::int64_t count(const std::string& table) { return scalar("SELECT count(*) FROM " + table); }
   // SQLite's result code.
   int exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
+  // "" when `sql` ran, else SQLite's message.
+  std::string error_of(const std::string& sql) {
+    return exec(sql) == SQLITE_OK ? std::string() : std::string(sqlite3_errmsg(db_));
+  }
 
  private:
   sqlite3* db_ = nullptr;
