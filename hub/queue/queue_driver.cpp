@@ -3,6 +3,8 @@
 #include "hub/observability/log.hpp"
 
 #include <algorithm>
+#include <future>
+#include <memory>
 #include <pthread.h>
 #include <set>
 
@@ -78,7 +80,7 @@ void QueueDriver::relay_loop() {
       if (stopping_) return;
     }
     if (pending.empty()) {
-      auto claimed = store_.claim(Timestamp::from_system(std::chrono::system_clock::now()), options_.republish_after,
+      auto claimed = store_.claim(Timestamp::from_system(std::chrono::system_clock::now()), options_.publish_lease,
                                   settings_.publisher.batch, {});
       if (!claimed) {
         if (claim_log.due()) obs::Log::error("relay_claim_failed", {{"error", claimed.error().message}});
@@ -94,6 +96,16 @@ void QueueDriver::relay_loop() {
     }
     PublishResult r = publisher_->publish(pending);
     published_ += r.confirmed.size();
+    if (!r.confirmed.empty()) {
+      // The queue has them: leased for republish_after now. Should this fail, they are published
+      // a second time when the short lease ends: a duplicate, which the idempotency key absorbs.
+      auto until = Timestamp::from_system(std::chrono::system_clock::now() + options_.republish_after);
+      auto p = std::make_shared<std::promise<Outcome<void>>>();
+      auto f = p->get_future();
+      store_.extend_leases(r.confirmed, until, [p](Outcome<void> done) { p->set_value(std::move(done)); });
+      if (auto extended = f.get(); !extended && claim_log.due())
+        obs::Log::warn("relay_lease_not_extended", {{"error", extended.error().message}});
+    }
     if (r.not_confirmed.empty()) {
       pending.clear();
       continue;

@@ -2,9 +2,10 @@
 // dispatchers of every hub instance, and settles each delivery by what the dispatcher recorded.
 //
 // Delivery semantics: at least once per outbox entry, exactly once per idempotency key downstream.
-// The relay claims due entries from the store with a lease of `republish_after` and publishes them
-// with publisher confirms; an entry the broker did not confirm is published again (by this relay,
-// or by any instance's once the lease ends, should this one die). The consumer hands each delivery
+// The relay claims due entries from the store with a short lease (`publish_lease`) and publishes
+// them with publisher confirms; an entry the broker confirmed is then leased for
+// `republish_after` (the queue has it); one it did not confirm is published again by this relay,
+// or by any instance's once the short lease ends, should this one die. The consumer hands each delivery
 // to the dispatcher, which sends it and records the outcome in the store; only then is the
 // delivery acked (delivered), copied to a delay queue (retry; the store's due time is the safety
 // net, `republish_after` later) or rejected to the dead-letter exchange (dead letter). A delivery
@@ -32,6 +33,7 @@ namespace dh::queue {
 
 struct DriverOptions {
   std::chrono::milliseconds poll{100};            // the relay looks at the outbox this often when idle
+  std::chrono::seconds publish_lease{30};         // lease of a claimed entry until the broker confirms it
   std::chrono::seconds republish_after{900};      // lease of a published entry: published again after it
   std::chrono::milliseconds consume_wait{100};    // one wait for a delivery (stop() is noticed after it)
   std::chrono::milliseconds publish_retry{1000};  // after a batch the broker did not take

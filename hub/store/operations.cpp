@@ -65,6 +65,8 @@ constexpr std::string_view kRetry =
     "UPDATE outbox SET attempts = attempts + 1, due_at = ?2, last_error = ?3, lease_until = NULL WHERE id = ?1 "
     "RETURNING attempts";
 constexpr std::string_view kOutboxDepth = "SELECT count(*) FROM outbox";
+constexpr std::string_view kExtendLease =
+    "UPDATE outbox SET lease_until = ?2 WHERE id = ?1 AND lease_until IS NOT NULL AND lease_until < ?2";
 
 constexpr std::string_view kBury =
     "INSERT INTO dead_letters (id, kind, target, hub_id, url, content_type, payload, due_at, attempts, last_error, "
@@ -487,6 +489,13 @@ Outcome<void> retry_later(Db& c, const std::string& id, const Timestamp& next_du
   if (!attempts) return {};
   return append_audit(c, wall_clock(), "dispatcher", "retry", id,
                       "attempts=" + std::to_string(*attempts) + " due_at=" + to_db_time(next_due));
+}
+
+Outcome<void> extend_leases(Db& c, const std::vector<std::string>& ids, const Timestamp& until) {
+  const std::string until_text = to_db_time(until);
+  for (const auto& id : ids)
+    if (auto w = c.write(kExtendLease, [&](Params& q) { q.bind(1, id).bind(2, until_text); }); !w) return w.error();
+  return {};
 }
 
 Outcome<void> dead_letter(Db& c, const std::string& id, const std::string& reason, const Timestamp& now) {

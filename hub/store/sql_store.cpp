@@ -44,6 +44,11 @@ void SqlStore::retry_later(const OutboxEntry& entry, Timestamp next_due, std::st
       std::move(done));
 }
 
+void SqlStore::extend_leases(std::vector<std::string> ids, Timestamp until, Done<void> done) {
+  writer().submit<void>([ids = std::move(ids), until](Db& c) { return ops::extend_leases(c, ids, until); },
+                        std::move(done));
+}
+
 void SqlStore::dead_letter(const OutboxEntry& entry, std::string reason, Timestamp now, Done<void> done) {
   writer().submit<void>(
       [id = entry.id, why = std::move(reason), now](Db& c) { return ops::dead_letter(c, id, why, now); },

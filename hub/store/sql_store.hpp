@@ -22,6 +22,7 @@ class SqlStore : public Store {
   void apply_event(StatusEvent event, CallbackMaker make, Done<EventOutcome> done) override;
   void delivered(const OutboxEntry& entry, Delivered result, Timestamp now, Done<void> done) override;
   void retry_later(const OutboxEntry& entry, Timestamp next_due, std::string error, Done<void> done) override;
+  void extend_leases(std::vector<std::string> ids, Timestamp until, Done<void> done) override;
   void dead_letter(const OutboxEntry& entry, std::string reason, Timestamp now, Done<void> done) override;
   Outcome<std::size_t> outbox_depth() override;
   Outcome<std::vector<DeadLetter>> dead_letters(std::size_t limit, std::size_t offset) override;

@@ -177,6 +177,9 @@ class Store {
   // Given up: moves the entry to the dead letters; a postal order's dossier becomes dead_lettered.
   virtual void dead_letter(const OutboxEntry& entry, std::string reason, Timestamp now, Done<void> done) = 0;
   virtual Outcome<std::size_t> outbox_depth() = 0;
+  // Keeps claimed entries leased until `until` (shared mode: the entries the work queue now has).
+  // Entries gone or no longer leased (delivered, retried, given up meanwhile) are left as they are.
+  virtual void extend_leases(std::vector<std::string> ids, Timestamp until, Done<void> done) = 0;
 
   // --- operations (admin)
   virtual Outcome<std::vector<DeadLetter>> dead_letters(std::size_t limit, std::size_t offset) = 0;

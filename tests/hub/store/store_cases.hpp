@@ -25,6 +25,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -414,6 +415,40 @@ TEST_CASE("retry_later counts the attempt, keeps the error and makes the entry d
   REQUIRE(audit->size() == 2);
   CHECK(audit->back().action == "retry");
   CHECK_THAT(audit->back().detail, Catch::StartsWith("attempts=2 "));
+}
+
+TEST_CASE("extend_leases keeps claimed entries leased longer; free and retried ones are left alone") {
+  Backend db;
+  auto store = db.open();
+  auto& s = *store;
+  auto r = make_accept("STP-X", 3);
+  for (auto& e : r.outbox) e.due_at = at(-10);
+  std::vector<std::string> all;
+  for (const auto& e : r.outbox) all.push_back(e.id);
+  REQUIRE(accept_sync(s, std::move(r)));
+  auto claimed = s.claim(at(), std::chrono::seconds(30), 2, {});  // two of the three, until at(30)
+  REQUIRE(claimed);
+  REQUIRE(claimed->size() == 2);
+  const std::string kept = (*claimed)[0].id, retried = (*claimed)[1].id;
+  REQUIRE(retry_sync(s, (*claimed)[1], at(40), "HTTP 503"));  // retried meanwhile: no lease, due at(40)
+  Pending<void> extended;
+  auto ids = all;
+  ids.push_back("no-such-entry");
+  s.extend_leases(ids, at(900), extended.done());
+  REQUIRE(extended.get());
+  auto later = s.claim(at(100), std::chrono::seconds(30), 10, {});
+  REQUIRE(later);
+  // The one still leased is leased until at(900) now; the retried one and the never-claimed one
+  // were not leased, and are not.
+  REQUIRE(later->size() == 2);
+  for (const auto& e : *later) CHECK(e.id != kept);
+  CHECK(std::any_of(later->begin(), later->end(), [&](const OutboxEntry& e) { return e.id == retried; }));
+  auto before_end = s.claim(at(899), std::chrono::seconds(30), 10, {});
+  REQUIRE(before_end);
+  for (const auto& e : *before_end) CHECK(e.id != kept);
+  auto at_end = s.claim(at(900), std::chrono::seconds(30), 10, {});
+  REQUIRE(at_end);
+  CHECK(std::any_of(at_end->begin(), at_end->end(), [&](const OutboxEntry& e) { return e.id == kept; }));
 }
 
 TEST_CASE("delivered removes the entry, and a postal order's dossier becomes ordered with its item code") {
