@@ -123,7 +123,7 @@ TEST_CASE("agency callbacks: 2xx delivered, 408/429/5xx/network retry, other 4xx
   }
 }
 
-TEST_CASE("Retry-After on 429 and 503 is a minimum delay; elsewhere it is ignored", "[outcome]") {
+TEST_CASE("Retry-After on 429 and 503 is a minimum delay, and ignored elsewhere", "[outcome]") {
   CHECK(classify_postal_intake(answer(429, "", "30"), kNow).min_delay == 30s);
   CHECK(classify_agency_callback(answer(503, "", "7"), kNow).min_delay == 7s);
   CHECK(classify_postal_intake(answer(500, "", "30"), kNow).min_delay == 0ms);

@@ -392,7 +392,7 @@ TEST_CASE("dispatcher: dead letter after max_attempts", "[dispatcher]") {
   CHECK(counter(metrics, "dossier_hub_dispatch_total", {{"target", "postal"}, {"outcome", "retry"}}) == 3);
 }
 
-TEST_CASE("dispatcher: a reject goes to dead letters at once; callbacks need no item code", "[dispatcher]") {
+TEST_CASE("dispatcher: a reject goes to dead letters at once, and callbacks need no item code", "[dispatcher]") {
   asio::io_context io;
   FakeStore store;
   store.add(entry("E1", "postal", kPostal));

@@ -135,7 +135,7 @@ constexpr std::string_view kCard2 = R"({"maHoSo": "HS-2", "dienThoai": "09123456
 
 }  // namespace
 
-TEST_CASE("batch: each record is its own dossier; a record's rule wins over the message's", "[mapping][batch]") {
+TEST_CASE("batch: each record is its own dossier, and a record's rule wins over the message's", "[mapping][batch]") {
   const auto t = translation_of(batch_mapping(), batch(std::string(kCard1) + "," + std::string(kCard2)));
   CHECK(t.batch);
   CHECK(t.message_type == "cards");

@@ -210,7 +210,7 @@ TEST_CASE("postal sim: orders are idempotent, waybills are S10 with a correct ch
   fs::remove_all(dir);
 }
 
-TEST_CASE("postal sim: only the hub places orders; bad orders are refused with reasons", "[postal_sim]") {
+TEST_CASE("postal sim: only the hub places orders, and bad orders are refused with reasons", "[postal_sim]") {
   const auto dir = temp_dir();
   {
     World w(dir / "orders.jsonl");

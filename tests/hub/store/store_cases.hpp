@@ -417,7 +417,7 @@ TEST_CASE("retry_later counts the attempt, keeps the error and makes the entry d
   CHECK_THAT(audit->back().detail, Catch::StartsWith("attempts=2 "));
 }
 
-TEST_CASE("extend_leases keeps claimed entries leased longer; free and retried ones are left alone") {
+TEST_CASE("extend_leases keeps claimed entries leased longer, and leaves free and retried ones alone") {
   Backend db;
   auto store = db.open();
   auto& s = *store;
