@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The PostgreSQL server the `pg` tests use: `postgres.sh start|stop|status`.
+# The PostgreSQL server the `pg` tests use: `postgres.sh start|stop|restart|status`.
 # A cluster of its own in ${DH_SERVERS_DIR:-/tmp/dossier-hub-servers}/postgres (data/ and sock/),
 # listening on 127.0.0.1:${DH_PG_PORT:-55432} only, its socket in sock/, trust authentication:
 # tests only, never a server to keep data in. The tests reach it as
 # postgresql://postgres@127.0.0.1:55432/postgres (DH_PG_URL) and make a database each.
 # `start` is idempotent (a running server is left as it is); `stop` leaves nothing running and
-# keeps the cluster for the next start. initdb refuses root: as root, the server runs as the
+# keeps the cluster for the next start; `restart` is both, the data kept (failure tests restart
+# the database under a running hub). initdb refuses root: as root, the server runs as the
 # `postgres` user that Debian's package creates.
 set -euo pipefail
 
@@ -68,11 +69,15 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  restart)
+    stop
+    start
+    ;;
   status)
     if running; then echo "running on 127.0.0.1:$port ($dir)"; else echo "not running ($dir)"; exit 3; fi
     ;;
   *)
-    echo "usage: postgres.sh start|stop|status" >&2
+    echo "usage: postgres.sh start|stop|restart|status" >&2
     exit 2
     ;;
 esac
