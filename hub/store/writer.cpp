@@ -39,6 +39,7 @@ WriterStats Writer::stats() const noexcept {
   s.transactions = transactions_.load();
   s.failed_transactions = failed_transactions_.load();
   s.operations = operations_.load();
+  s.second_passes = second_passes_.load();
   return s;
 }
 
@@ -74,8 +75,45 @@ void Writer::loop(const char* thread_name) {
   }
 }
 
-// One transaction, one durable commit: each operation in its own savepoint; answers after COMMIT.
+// One transaction, one durable commit, answers after COMMIT. First without savepoints: when every
+// operation succeeds (nearly always: idempotency and status rules are checked, not violated), that
+// is two statements fewer per operation, a round trip each on PostgreSQL. An operation that fails
+// rolls the batch back and it runs again the careful way, each operation in its own savepoint,
+// so that the failing one rolls back alone. A batch of one needs no second pass.
 void Writer::run_batch(std::vector<std::unique_ptr<WriteOp>>& batch) {
+  std::optional<Error> failed;
+  if (auto r = db_.begin(); !r) failed = r.error();
+  bool op_failed = false;
+  for (auto& op : batch) {
+    if (failed || op_failed) break;
+    op_failed = !op->run(db_);
+    // Some errors (disk full, I/O, a lost connection) end the whole transaction: the batch fails.
+    if (!db_.in_transaction()) failed = db_.error("the transaction was rolled back");
+  }
+  if (!failed && !op_failed)
+    if (auto r = db_.commit(); !r) failed = r.error();
+  if ((failed || op_failed) && db_.in_transaction()) (void)db_.exec(kRollback);
+  if (op_failed && !failed && batch.size() > 1) {
+    run_batch_with_savepoints(batch);
+    return;
+  }
+  settle(batch, failed);
+}
+
+void Writer::settle(std::vector<std::unique_ptr<WriteOp>>& batch, const std::optional<Error>& failed) {
+  if (failed) {
+    ++failed_transactions_;
+    healthy_ = false;
+  } else {
+    ++transactions_;
+    operations_ += batch.size();
+    healthy_ = true;
+  }
+  for (auto& op : batch) op->finish(failed ? &*failed : nullptr);
+}
+
+void Writer::run_batch_with_savepoints(std::vector<std::unique_ptr<WriteOp>>& batch) {
+  ++second_passes_;
   std::optional<Error> failed;
   if (auto r = db_.begin(); !r) failed = r.error();
   for (auto& op : batch) {
@@ -105,15 +143,7 @@ void Writer::run_batch(std::vector<std::unique_ptr<WriteOp>>& batch) {
   if (!failed)
     if (auto r = db_.commit(); !r) failed = r.error();
   if (failed && db_.in_transaction()) (void)db_.exec(kRollback);
-  if (failed) {
-    ++failed_transactions_;
-    healthy_ = false;
-  } else {
-    ++transactions_;
-    operations_ += batch.size();
-    healthy_ = true;
-  }
-  for (auto& op : batch) op->finish(failed ? &*failed : nullptr);
+  settle(batch, failed);
 }
 
 }  // namespace dh::store

@@ -26,6 +26,7 @@ struct WriterStats {
   std::uint64_t transactions = 0;         // write transactions committed
   std::uint64_t failed_transactions = 0;  // BEGIN or COMMIT failed, or the database rolled one back
   std::uint64_t operations = 0;           // write operations carried by the committed transactions
+  std::uint64_t second_passes = 0;        // batches run again with a savepoint per operation (one failed)
 };
 
 class WriteOp {
@@ -106,6 +107,8 @@ class Writer {
   void enqueue(std::unique_ptr<WriteOp> op);
   void loop(const char* thread_name);
   void run_batch(std::vector<std::unique_ptr<WriteOp>>& batch);
+  void run_batch_with_savepoints(std::vector<std::unique_ptr<WriteOp>>& batch);
+  void settle(std::vector<std::unique_ptr<WriteOp>>& batch, const std::optional<Error>& failed);
 
   WriteDb& db_;
   std::size_t max_batch_;
@@ -117,7 +120,7 @@ class Writer {
 
   std::atomic<bool> healthy_{true};
   std::atomic<bool> probing_{false};
-  std::atomic<std::uint64_t> transactions_{0}, failed_transactions_{0}, operations_{0};
+  std::atomic<std::uint64_t> transactions_{0}, failed_transactions_{0}, operations_{0}, second_passes_{0};
   std::thread thread_;  // last: it starts when everything above is ready
 };
 

@@ -245,6 +245,8 @@ TEST_CASE("one failing operation in a batch rolls back alone and gets its own er
   }
   CHECK(s.stats().transactions == before + 2);
   CHECK(s.stats().failed_transactions == 0);
+  // The batch ran first without savepoints, failed at STP-5, and ran again with one per operation.
+  CHECK(s.stats().second_passes == 1);
   CHECK(s.healthy());
   Backend::Raw raw(db);
   CHECK(raw.scalar("SELECT count(*) FROM messages WHERE idempotency_key = 'STP-5'") == 0);
