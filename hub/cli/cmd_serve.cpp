@@ -142,7 +142,7 @@ int run_serve(std::span<char*> args) {
     queue::DriverOptions driver_options;
     driver_options.poll = cfg->dispatcher.poll;
     driver_options.republish_after = cfg->queue->republish_after;
-    work_queue = std::make_unique<queue::QueueDriver>(*store, dispatch, std::move(*settings), driver_options);
+    work_queue = std::make_unique<queue::QueueDriver>(*store, dispatch, std::move(*settings), driver_options, metrics);
   }
 
   try {

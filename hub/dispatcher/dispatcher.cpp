@@ -142,7 +142,8 @@ void Dispatcher::start_queue_mode(std::chrono::milliseconds retry_slack) {
 
 void Dispatcher::dispatch(store::OutboxEntry entry, Settle settle) {
   asio::post(strand_, [this, entry = std::move(entry), settle = std::move(settle)]() mutable {
-    if (stopping_) {  // not sent: the queue hands it out again (here after a restart, or elsewhere)
+    refresh_depth(false);  // no claim loop here to keep the gauge current (at most once a second)
+    if (stopping_) {       // not sent: the queue hands it out again (here after a restart, or elsewhere)
       settle({Settlement::What::deferred, std::chrono::milliseconds(0), "stopping"});
       return;
     }

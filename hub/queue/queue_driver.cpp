@@ -34,8 +34,19 @@ class Throttled {
 }  // namespace
 
 QueueDriver::QueueDriver(store::Store& store, dispatcher::Dispatcher& dispatcher, QueueSettings settings,
-                         DriverOptions options)
-    : store_(store), dispatcher_(dispatcher), settings_(std::move(settings)), options_(options) {
+                         DriverOptions options, obs::Registry& metrics)
+    : store_(store),
+      dispatcher_(dispatcher),
+      settings_(std::move(settings)),
+      options_(options),
+      published_total_(metrics.counter("dossier_hub_queue_published_total",
+                                       "Outbox entries the work queue's broker confirmed (shared mode)")),
+      not_confirmed_total_(metrics.counter("dossier_hub_queue_not_confirmed_total",
+                                           "Publishes the broker did not confirm, to be published again")),
+      deliveries_total_(
+          metrics.counter("dossier_hub_queue_deliveries_total", "Work queue deliveries handed to this instance")),
+      settle_failures_total_(metrics.counter("dossier_hub_queue_settle_failures_total",
+                                             "Settlements whose delivery was gone (it is handed out again)")) {
   publisher_ = std::make_unique<WorkPublisher>(settings_.broker, settings_.topology, settings_.publisher);
   consumer_ = std::make_unique<WorkConsumer>(settings_.broker, settings_.topology, settings_.consumer);
 }
@@ -57,10 +68,6 @@ void QueueDriver::stop() {
   cv_.notify_all();
   if (relay_.joinable()) relay_.join();
   if (consumer_thread_.joinable()) consumer_thread_.join();
-}
-
-DriverStats QueueDriver::stats() const {
-  return {published_.load(), publish_failures_.load(), deliveries_.load(), settle_failures_.load()};
 }
 
 void QueueDriver::pause(std::chrono::milliseconds d) {
@@ -95,7 +102,8 @@ void QueueDriver::relay_loop() {
       pending = std::move(*claimed);
     }
     PublishResult r = publisher_->publish(pending);
-    published_ += r.confirmed.size();
+    published_total_.inc(static_cast<double>(r.confirmed.size()));
+    not_confirmed_total_.inc(static_cast<double>(r.not_confirmed.size()));
     if (!r.confirmed.empty()) {
       // The queue has them: leased for republish_after now. Should this fail, they are published
       // a second time when the short lease ends: a duplicate, which the idempotency key absorbs.
@@ -110,7 +118,6 @@ void QueueDriver::relay_loop() {
       pending.clear();
       continue;
     }
-    publish_failures_ += r.not_confirmed.size();
     const std::set<std::string> again(r.not_confirmed.begin(), r.not_confirmed.end());
     std::erase_if(pending, [&](const store::OutboxEntry& e) { return !again.contains(e.id); });
     if (publish_log.due())
@@ -136,7 +143,7 @@ void QueueDriver::consume_loop() {
       continue;
     }
     if (!*next) continue;
-    ++deliveries_;
+    deliveries_total_.inc();
     Delivery d = std::move(**next);
     store::OutboxEntry entry = d.entry;
     dispatcher_.dispatch(std::move(entry), [this, &consumer, d = std::move(d)](Settlement s) {
@@ -158,7 +165,7 @@ void QueueDriver::consume_loop() {
       }
       // A delivery of a connection that is gone: the broker hands it out again, and the store
       // already holds the outcome (delivered() and the rest are idempotent), so this is benign.
-      if (!sent) ++settle_failures_;
+      if (!sent) settle_failures_total_.inc();
     });
   }
   // Settlements still queued are sent while the connection is open; the rest is redelivered.

@@ -18,10 +18,10 @@
 #pragma once
 
 #include "hub/dispatcher/dispatcher.hpp"
+#include "hub/observability/metrics.hpp"
 #include "hub/queue/work_queue.hpp"
 #include "hub/store/store.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -39,16 +39,12 @@ struct DriverOptions {
   std::chrono::milliseconds publish_retry{1000};  // after a batch the broker did not take
 };
 
-struct DriverStats {
-  std::uint64_t published = 0;  // entries confirmed by the broker
-  std::uint64_t publish_failures = 0;
-  std::uint64_t deliveries = 0;  // handed to the dispatcher
-  std::uint64_t settle_failures = 0;
-};
-
 class QueueDriver {
  public:
-  QueueDriver(store::Store& store, dispatcher::Dispatcher& dispatcher, QueueSettings settings, DriverOptions options);
+  // Counts into `metrics` (dossier_hub_queue_*_total): what was published, not confirmed,
+  // delivered to this instance, and settlements that found their delivery gone.
+  QueueDriver(store::Store& store, dispatcher::Dispatcher& dispatcher, QueueSettings settings, DriverOptions options,
+              obs::Registry& metrics);
   ~QueueDriver();  // stop() and wait
   QueueDriver(const QueueDriver&) = delete;
   QueueDriver& operator=(const QueueDriver&) = delete;
@@ -57,8 +53,6 @@ class QueueDriver {
   // Stops relaying and consuming; deliveries not settled yet go back to the queue when the
   // consumer's connection closes. Returns once both threads have ended.
   void stop();
-
-  [[nodiscard]] DriverStats stats() const;
 
  private:
   void relay_loop();
@@ -76,7 +70,10 @@ class QueueDriver {
   std::mutex m_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::atomic<std::uint64_t> published_{0}, publish_failures_{0}, deliveries_{0}, settle_failures_{0};
+  obs::Counter& published_total_;
+  obs::Counter& not_confirmed_total_;
+  obs::Counter& deliveries_total_;
+  obs::Counter& settle_failures_total_;
 };
 
 }  // namespace dh::queue
