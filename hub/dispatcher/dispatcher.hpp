@@ -60,7 +60,8 @@ class Dispatcher {
   // ---- queue mode (shared mode with RabbitMQ, hub/queue/): the work queue hands out the
   // entries, so there is no claim loop; each delivery comes through dispatch() and is sent and
   // recorded in the store exactly as in claim mode, then `settle` says what became of it (on the
-  // dispatcher's strand), for the queue to ack, delay or dead-letter the delivery.
+  // dispatcher's strand), for the queue to ack, delay or dead-letter the delivery. The consumer's
+  // prefetch bounds the requests in flight here; `concurrency` and `batch` are the claim loop's.
   struct Settlement {
     enum class What {
       delivered,      // recorded as delivered: ack
