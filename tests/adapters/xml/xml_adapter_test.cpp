@@ -839,7 +839,8 @@ TEST_CASE("xml: a NUL character reference is refused, not silently truncated", "
   CHECK(p.type == ProblemType::malformed_message);
 }
 
-TEST_CASE("xml: control characters (raw or as references) that XML 1.0 forbids are refused", "[xml][hostile][regression]") {
+TEST_CASE("xml: control characters (raw or as references) that XML 1.0 forbids are refused",
+          "[xml][hostile][regression]") {
   KetQua k;
   SECTION("raw") {
     k.code = "HS-1\x01";
