@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Shared mode end to end: two hub instances on one PostgreSQL database (store.kind: postgres),
-# one postal core simulator. Messages go to either hub; both dispatchers claim from the one
-# outbox; every dossier reaches delivered; the same key sent to both hubs at once is stored
-# once; no order or callback is sent twice; one audit chain verifies. Needs the `pg` server
-# (tests/servers/postgres.sh, DH_PG_URL).
+# Shared mode end to end: two hub instances on one PostgreSQL database (store.kind: postgres) and
+# one RabbitMQ work queue (queue:), one postal core simulator. Messages go to either hub; both
+# relays publish from the one outbox and both consumers dispatch; every dossier reaches
+# delivered; the same key sent to both hubs at once is stored once; no order or callback is sent
+# twice; one audit chain verifies. The short shared-mode test, also run under the sanitizers
+# (shared_failover_e2e.sh is the long one). Needs the `pg` and `amqp` servers
+# (tests/servers/*.sh; DH_PG_URL, DH_AMQP_URL).
 source "$(dirname "$0")/lib.sh"
 PG_URL=${DH_PG_URL:-postgresql://postgres@127.0.0.1:55432/postgres}
+AMQP_URL=${DH_AMQP_URL:-amqp://guest:guest@127.0.0.1:55672/}
 DB="dh_e2e_shared_$$"
 DB_URL="${PG_URL%/*}/$DB"
 psql -q "$PG_URL" -c "CREATE DATABASE $DB" || { echo "FAIL cannot create the test database"; exit 1; }
 trap 'psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1' EXIT
 sql() { psql -At "$DB_URL" -c "$1"; }
+# A vhost of its own, left in place (see shared_failover_e2e.sh).
+VHOST="dh-e2e-shared-$$"
+"$E2E_ROOT/tests/servers/rabbitmq.sh" ctl add_vhost "$VHOST" >/dev/null || { echo "FAIL cannot add a vhost"; exit 1; }
+"$E2E_ROOT/tests/servers/rabbitmq.sh" ctl set_permissions -p "$VHOST" guest ".*" ".*" ".*" >/dev/null
 
-E2E_HUB_SED="s#kind: sqlite#kind: postgres#; s#file: .*hub.db#url: $DB_URL#"
+E2E_HUB_SED="s#kind: sqlite#kind: postgres#; s#file: .*hub.db#url: $DB_URL#; \$a queue: { kind: rabbitmq, url: \"${AMQP_URL%/}/$VHOST\" }"
 e2e_start
-check "the first hub runs on PostgreSQL" grep -q '"store":"postgres"' "$E2E_DIR/hub.log"
+check "the first hub runs on PostgreSQL with the work queue" grep -q '"store":"postgres".*"queue":"amqp://' "$E2E_DIR/hub.log"
 
 # The second instance: the same configuration on ports of its own.
 HUB1_PORT=$HUB_PORT
