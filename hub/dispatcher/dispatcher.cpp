@@ -348,7 +348,7 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::send(store::OutboxEntry entr
   m.seconds->observe(std::chrono::duration<double>(clocks_.steady() - started).count());
   Settlement settled;
   if (attempt.handed_over)
-    settled = co_await hand_over(entry, attempt);
+    settled = hand_over(entry, attempt);
   else
     settled = co_await record(entry, attempt, retry_slack_);
   finished_one();
@@ -388,19 +388,24 @@ void Dispatcher::note_breaker(const std::string& target, bool failed) {
   if (before != after) log_breaker(target, before, after);
 }
 
-asio::awaitable<Dispatcher::Settlement> Dispatcher::hand_over(const store::OutboxEntry& entry, const Attempt& attempt) {
+Dispatcher::Settlement Dispatcher::hand_over(const store::OutboxEntry& entry, const Attempt& attempt) {
   metrics_for(entry.target).handed_over->inc();
   note_breaker(entry.target, false);
-  // Not delivered yet: the entry stays leased while the answer may come; when none came by then,
-  // it is claimed (and sent) again, which the target deduplicates by the entry id.
-  const auto until = to_timestamp(clocks_.system() + attempt.answer_within);
-  auto extended = co_await await_store<void>(
-      [&](store::Done<void> done) { store_.extend_leases({entry.id}, until, std::move(done)); });
   log_dispatch(entry, attempt, "handed_over", "");
-  // Should this fail, the claim's own lease runs out first and the entry is sent again: a
-  // duplicate the target absorbs, nothing lost.
-  if (!extended) log_write_failed(entry, "extend_lease", extended.error().message);
-  co_return Settlement{Settlement::What::handed_over, std::chrono::milliseconds(0), "handed over"};
+  // Not delivered yet: the entry stays leased while the answer may come; when none came by then,
+  // it is claimed (and sent) again, which the target deduplicates by the entry id. Not awaited:
+  // should the write fail or come late, the claim's own lease runs out first and the entry is
+  // sent again, a duplicate the target absorbs.
+  const auto until = to_timestamp(clocks_.system() + attempt.answer_within);
+  store_.extend_leases(std::vector<std::string>(1, entry.id), until, [id = entry.id](dh::Outcome<void> r) {
+    if (!r)
+      obs::Log::error("outbox_write_failed",
+                      {{"outbox_id", id}, {"action", "extend_lease"}, {"error", r.error().message}});
+  });
+  Settlement settled;
+  settled.what = Settlement::What::handed_over;
+  settled.reason = "handed over";
+  return settled;
 }
 
 asio::awaitable<Dispatcher::Settlement> Dispatcher::record(const store::OutboxEntry& entry, const Attempt& attempt,

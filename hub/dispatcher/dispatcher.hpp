@@ -113,7 +113,7 @@ class Dispatcher {
   // The attempt's outcome in the store, metrics and breaker; a retry is due `slack` after its delay.
   boost::asio::awaitable<Settlement> record(const store::OutboxEntry& entry, const Attempt& attempt,
                                             std::chrono::milliseconds slack);
-  boost::asio::awaitable<Settlement> hand_over(const store::OutboxEntry& entry, const Attempt& attempt);
+  Settlement hand_over(const store::OutboxEntry& entry, const Attempt& attempt);
   Connector& connector_for(const std::string& target);
   void note_breaker(const std::string& target, bool failed);
   void finished_one();
