@@ -124,9 +124,14 @@ void AmqpPostal::sever_for_test() {
 
 // ---------------------------------------------------------------- orders
 
+queue::Outgoing AmqpPostal::order_outgoing(const store::OutboxEntry& entry) const {
+  return queue::Outgoing{"", options_.order_queue,
+                         queue::order_message(entry.id, entry.content_type, entry.payload, options_.reply_queue)};
+}
+
 asio::awaitable<Attempt> AmqpPostal::send(const store::OutboxEntry& entry) {
-  queue::Outgoing out{"", options_.order_queue,
-                      queue::order_message(entry.id, entry.content_type, entry.payload, options_.reply_queue)};
+  // Built outside the coroutine's frame: GCC 12 miscompiles brace initialisation in coroutines.
+  queue::Outgoing out = order_outgoing(entry);
   const dh::Outcome<void> confirmed =
       co_await service::await_done<void>([&](std::function<void(dh::Outcome<void>)> done) {
         {

@@ -97,6 +97,7 @@ class AmqpPostal final : public dispatcher::Connector {
     queue::Outgoing message;
     std::function<void(dh::Outcome<void>)> done;  // on the publisher thread
   };
+  queue::Outgoing order_outgoing(const store::OutboxEntry& entry) const;
   void publish_loop();
   void reply_loop();
   dh::Outcome<void> settle_replies(queue::Connection& connection, std::vector<queue::Deliver>& replies);
