@@ -1,5 +1,6 @@
 // `dossier-hub serve`: wires the service together and runs it until SIGTERM/SIGINT.
 #include "hub/cli/command.hpp"
+#include "hub/connectors/amqp_postal.hpp"
 #include "hub/connectors/https_client.hpp"
 #include "hub/dispatcher/dispatcher.hpp"
 #include "hub/edge/http_server.hpp"
@@ -128,13 +129,27 @@ int run_serve(std::span<char*> args) {
 
   connectors::ClientOptions client_options;
   connectors::HttpsClient client(*client_tls, client_options);
-  for (const auto& [name, ep] : cfg->endpoints) client.set_endpoint(ep);
+  for (const auto& [name, ep] : cfg->endpoints)
+    if (ep.kind == config::EndpointKind::https) client.set_endpoint(ep);
   dispatcher::Dispatcher dispatch(io, *store, client, cfg->dispatcher, metrics);
+  const std::string instance = cfg->agencies.address + ":" + std::to_string(cfg->agencies.port);
+  // Postal endpoints on AMQP: their orders go through a connector of their own (every other
+  // target's over HTTPS), in embedded and shared mode alike.
+  std::vector<std::unique_ptr<connectors::AmqpPostal>> amqp_postal;
+  for (const auto& [name, ep] : cfg->endpoints) {
+    if (ep.kind != config::EndpointKind::amqp) continue;
+    auto postal_options = connectors::amqp_postal_options(name, ep, instance);
+    if (!postal_options) {
+      std::cerr << "dossier-hub serve: postal.endpoints." << name << ".url: " << postal_options.error().message << '\n';
+      return kExitUsage;
+    }
+    amqp_postal.push_back(std::make_unique<connectors::AmqpPostal>(std::move(*postal_options), *store, metrics));
+    dispatch.use_connector(name, *amqp_postal.back());
+  }
   // Shared mode with RabbitMQ: the work queue carries the outbox to every instance's dispatcher.
   std::unique_ptr<queue::QueueDriver> work_queue;
   if (cfg->queue) {
-    auto settings =
-        queue::queue_settings(*cfg->queue, cfg->agencies.address + ":" + std::to_string(cfg->agencies.port));
+    auto settings = queue::queue_settings(*cfg->queue, instance);
     if (!settings) {
       std::cerr << "dossier-hub serve: " << settings.error().message << '\n';
       return kExitUsage;
@@ -152,6 +167,7 @@ int run_serve(std::span<char*> args) {
     std::cerr << "dossier-hub serve: cannot listen: " << e.what() << '\n';
     return kExitUsage;
   }
+  for (auto& connector : amqp_postal) connector->start(dispatch);
   if (work_queue) {
     dispatch.start_queue_mode(cfg->queue->republish_after);
     work_queue->start();
@@ -202,6 +218,8 @@ int run_serve(std::span<char*> args) {
   for (auto& t : threads) t.join();
   // Deliveries the dispatcher did not settle go back to the queue when the consumer closes.
   if (work_queue) work_queue->stop();
+  // Replies not recorded yet go back to their queue when the connection closes.
+  for (auto& connector : amqp_postal) connector->stop();
   obs::Log::info("stopped");
   return kExitOk;
 }

@@ -28,6 +28,12 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view t) {
   return std::nullopt;
 }
 
+std::string order_url(const Endpoint& e) {
+  if (e.kind == EndpointKind::https) return e.url + "/v1/orders";
+  auto b = queue::parse_amqp_url(e.url);  // checked at load
+  return (b ? queue::to_display(*b) : std::string("amqp")) + " queue " + e.queue;
+}
+
 namespace {
 
 constexpr std::string_view kLanguage = "dossier-hub/config/v1";
@@ -178,14 +184,43 @@ HubConfig HubConfig::load(const fs::path& file) {
       r.fail(p, "postal needs 'endpoints' (name -> url)");
     for (const auto& kv : p["endpoints"]) {
       const std::string name = kv.first.Scalar();
-      r.keys(kv.second, "postal.endpoints." + name, {"url", "timeout", "connections"});
+      const std::string where = "postal.endpoints." + name;
+      const auto& n = kv.second;
+      r.keys(n, where, {"url", "timeout", "connections", "queue", "reply_queue", "reply_timeout"});
       Endpoint e;
-      if (!kv.second["url"]) r.fail(kv.second, "an endpoint needs 'url'");
-      e.url = r.text(kv.second["url"], "url");
-      if (e.url.rfind("https://", 0) != 0) r.fail(kv.second["url"], "an endpoint url must be https://");
-      if (kv.second["timeout"]) e.timeout = r.duration(kv.second["timeout"], "timeout");
-      if (kv.second["connections"])
-        e.connections = r.number<std::size_t>(kv.second["connections"], "connections", 1, 1024);
+      if (!n["url"]) r.fail(n, where + " needs 'url' (https://host:port, or amqp://user:password@host:port/vhost)");
+      e.url = r.text(n["url"], where + ".url");
+      if (e.url.rfind("amqp://", 0) == 0 || e.url.rfind("amqps://", 0) == 0) {
+        e.kind = EndpointKind::amqp;
+        if (auto b = queue::parse_amqp_url(e.url); !b) r.fail(n["url"], where + ".url: " + b.error().message);
+      } else if (e.url.rfind("https://", 0) != 0) {
+        r.fail(n["url"], where + ".url must be https:// (the intake contract) or amqp:// (a postal core on a queue)");
+      }
+      // Each kind's own keys: one of the other kind is a mistake worth saying, not a key to ignore.
+      const bool amqp = e.kind == EndpointKind::amqp;
+      for (const char* key : {"queue", "reply_queue", "reply_timeout"})
+        if (!amqp && n[key]) r.fail(n[key], where + "." + key + " belongs to an amqp:// endpoint");
+      if (amqp && n["connections"])
+        r.fail(n["connections"], where + ".connections belongs to an https:// endpoint (amqp uses one publisher)");
+      if (n["timeout"]) e.timeout = r.duration(n["timeout"], where + ".timeout");
+      if (n["connections"]) e.connections = r.number<std::size_t>(n["connections"], where + ".connections", 1, 1024);
+      auto queue_name = [&](const char* key) {
+        const std::string q = r.text(n[key], where + "." + key);
+        // AMQP queue names are short strings; amq. is the broker's own namespace.
+        if (q.empty() || q.size() > 255 || q.rfind("amq.", 0) == 0)
+          r.fail(n[key], where + "." + key + " must be a queue name of 1 to 255 bytes, not starting with amq.");
+        return q;
+      };
+      if (n["queue"]) e.queue = queue_name("queue");
+      if (n["reply_queue"]) e.reply_queue = queue_name("reply_queue");
+      if (amqp && e.queue == e.reply_queue)
+        r.fail(n["reply_queue"] ? n["reply_queue"] : n, where + ".reply_queue must differ from its queue");
+      if (n["reply_timeout"]) {
+        const auto d = r.duration(n["reply_timeout"], where + ".reply_timeout");
+        if (d.count() % 1000 != 0 || d < std::chrono::seconds(1))
+          r.fail(n["reply_timeout"], where + ".reply_timeout is whole seconds, at least 1s");
+        e.reply_timeout = std::chrono::duration_cast<std::chrono::seconds>(d);
+      }
       c.endpoints.emplace(name, std::move(e));
     }
   }

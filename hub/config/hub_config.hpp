@@ -57,11 +57,24 @@ struct Breaker {
   std::chrono::milliseconds open_for{30000};  // then one trial request (half-open)
 };
 
+// How orders reach a postal endpoint: the intake contract over HTTPS, or a RabbitMQ queue that the
+// postal core consumes, answering on a reply queue (docs/operations.md, "A postal core on AMQP").
+enum class EndpointKind { https, amqp };
+
 struct Endpoint {
-  std::string url;  // https://host:port (the postal core's base URL)
-  std::chrono::milliseconds timeout{5000};
-  std::size_t connections = 8;  // kept-alive connections to it
+  std::string url;  // https://host:port (the postal core's base URL), or amqp://user:password@host:port/vhost
+  std::chrono::milliseconds timeout{5000};  // https: per request; amqp: for the broker's publisher confirm
+  std::size_t connections = 8;              // https only: kept-alive connections to it
+  EndpointKind kind = EndpointKind::https;  // from the URL's scheme
+  // amqp only:
+  std::string queue = "postal.orders";            // the postal core's order queue (durable, quorum)
+  std::string reply_queue = "dh.postal.replies";  // the hub's reply queue, shared by every instance
+  std::chrono::seconds reply_timeout{15 * 60};    // an order with no reply by then is published again
 };
+
+// Where an endpoint's orders go, safe to store and log (no password): https: `{url}/v1/orders`;
+// amqp: `amqp://user@host:port/vhost` and ` queue <queue>`.
+std::string order_url(const Endpoint& endpoint);
 
 struct Dispatcher {
   int max_attempts = 10;

@@ -59,21 +59,14 @@ std::optional<std::chrono::system_clock::time_point> imf_fixdate(std::string_vie
   return std::chrono::system_clock::time_point(t->utc);
 }
 
-// What every connector agrees on: the network, 408/429/5xx, other 4xx, redirects.
-Classification common(const HttpResult& r, std::chrono::system_clock::time_point now) {
+// What every connector agrees on for a status code: 408/429/5xx, other 4xx, redirects, 2xx.
+// `retry_after` counts on 429 and 503 only.
+Classification classify_status(unsigned s, std::chrono::milliseconds retry_after, std::string reason) {
   Classification c;
-  c.reason = r.summary();
-  if (!r.answered()) {
-    // A URL that is not https:// never becomes one: retrying would only delay the dead letter.
-    c.outcome = *r.error == NetworkError::bad_url ? Outcome::reject : Outcome::retry;
-    return c;
-  }
-  const unsigned s = r.status;
+  c.reason = std::move(reason);
   if (s == 408 || s == 429 || (s >= 500 && s <= 599)) {
     c.outcome = Outcome::retry;
-    if (s == 429 || s == 503) {
-      if (auto d = parse_retry_after(r.retry_after, now)) c.min_delay = *d;
-    }
+    if (s == 429 || s == 503) c.min_delay = retry_after;
   } else if (s >= 400 && s <= 499) {
     c.outcome = Outcome::reject;
   } else if (s >= 300 && s <= 399) {
@@ -86,6 +79,22 @@ Classification common(const HttpResult& r, std::chrono::system_clock::time_point
     c.reason += " (not a final HTTP status)";
   }
   return c;
+}
+
+std::chrono::milliseconds retry_after_of(const HttpResult& r, std::chrono::system_clock::time_point now) {
+  return parse_retry_after(r.retry_after, now).value_or(std::chrono::milliseconds(0));
+}
+
+// What every connector agrees on: the network, then the status code.
+Classification common(const HttpResult& r, std::chrono::system_clock::time_point now) {
+  if (!r.answered()) {
+    Classification c;
+    c.reason = r.summary();
+    // A URL that is not https:// never becomes one: retrying would only delay the dead letter.
+    c.outcome = *r.error == NetworkError::bad_url ? Outcome::reject : Outcome::retry;
+    return c;
+  }
+  return classify_status(r.status, retry_after_of(r, now), r.summary());
 }
 
 }  // namespace
@@ -128,15 +137,15 @@ std::optional<std::string> item_code_of(std::string_view body) {
   return std::string(code->get_string());
 }
 
-Classification classify_postal_intake(const HttpResult& r, std::chrono::system_clock::time_point now) {
-  Classification c = common(r, now);
-  if (!r.answered()) return c;
-  const bool created = r.status == 200 || r.status == 201;
-  if (created || r.status == 409) {
-    c.item_code = item_code_of(r.body);
+Classification classify_postal_answer(unsigned status, std::optional<std::string> item_code,
+                                      std::chrono::milliseconds retry_after, std::string reason) {
+  Classification c = classify_status(status, retry_after, std::move(reason));
+  const bool created = status == 200 || status == 201;
+  if (created || status == 409) {
+    c.item_code = std::move(item_code);
     if (c.item_code) {
       c.outcome = Outcome::delivered;
-      c.duplicate = r.status == 409;
+      c.duplicate = status == 409;
       if (c.duplicate) c.reason += " duplicate";
     } else {
       c.outcome = Outcome::reject;
@@ -148,6 +157,36 @@ Classification classify_postal_intake(const HttpResult& r, std::chrono::system_c
     c.reason += " without a valid item_code (the contract answers 201 or 200 with one)";
   }
   return c;
+}
+
+Classification classify_postal_intake(const HttpResult& r, std::chrono::system_clock::time_point now) {
+  if (!r.answered()) return common(r, now);
+  return classify_postal_answer(r.status, item_code_of(r.body), retry_after_of(r, now), r.summary());
+}
+
+dh::Outcome<PostalReply> parse_postal_reply(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::parse_options opt;
+  opt.max_depth = 8;
+  const auto v = boost::json::parse(body, ec, {}, opt);
+  if (ec) return make_error("the reply is not JSON");
+  if (!v.is_object()) return make_error("the reply is not a JSON object");
+  const auto* status = v.as_object().if_contains("status");
+  if (!status) return make_error("the reply has no status");
+  std::int64_t code = -1;
+  if (status->is_int64()) code = status->get_int64();
+  if (status->is_uint64() && status->get_uint64() < 1000) code = static_cast<std::int64_t>(status->get_uint64());
+  if (code < 100 || code > 599) return make_error("the reply's status is not a whole number from 100 to 599");
+  PostalReply reply;
+  reply.status = static_cast<unsigned>(code);
+  const auto* item = v.as_object().if_contains("item_code");
+  if (item && item->is_string() && is_item_code(item->get_string())) reply.item_code = std::string(item->get_string());
+  return reply;
+}
+
+Classification classify_postal_reply(const PostalReply& reply) {
+  return classify_postal_answer(reply.status, reply.item_code, std::chrono::milliseconds(0),
+                                "reply " + std::to_string(reply.status));
 }
 
 Classification classify_agency_callback(const HttpResult& r, std::chrono::system_clock::time_point now) {

@@ -3,6 +3,7 @@
 // Pure functions of the answer (and of `now`, for a Retry-After date).
 #pragma once
 
+#include "hub/common/result.hpp"
 #include "hub/connectors/https_client.hpp"
 
 #include <chrono>
@@ -32,7 +33,24 @@ struct Classification {
 // Postal intake (design.md, "Postal intake contract"): 201/200 with an item_code delivered; 409
 // with the existing item_code delivered (duplicate); 408, 429, 5xx and network errors retry;
 // other 4xx reject; a 2xx or 409 without a valid item_code rejects (retrying would not give one).
+// The rules on the answer itself, however it came (an HTTP answer, a reply on a queue): its
+// status, the item code it carried (when it had one of S10 shape), the partner's Retry-After
+// (counted on 429 and 503) and `reason`, the safe text to start the classification's reason with.
+Classification classify_postal_answer(unsigned status, std::optional<std::string> item_code,
+                                      std::chrono::milliseconds retry_after, std::string reason);
+// An HTTP answer (or the network error instead of one) under those rules.
 Classification classify_postal_intake(const HttpResult& r, std::chrono::system_clock::time_point now);
+
+// A postal core's reply to an intake order on AMQP (docs/operations.md, "A postal core on
+// AMQP"): a JSON object {"status": <HTTP-like code>, "item_code": "...", "title", "detail"}.
+struct PostalReply {
+  unsigned status = 0;
+  std::optional<std::string> item_code;  // present only when it has the S10 shape
+};
+// The reply, or why it cannot be read (safe text: never a value from the body).
+dh::Outcome<PostalReply> parse_postal_reply(std::string_view body);
+// The reply under classify_postal_answer()'s rules (reason "reply <status>").
+Classification classify_postal_reply(const PostalReply& reply);
 
 // Agency callbacks: 2xx delivered; 408, 429, 5xx and network errors retry; other 4xx reject.
 Classification classify_agency_callback(const HttpResult& r, std::chrono::system_clock::time_point now);

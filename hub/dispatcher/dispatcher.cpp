@@ -50,24 +50,25 @@ std::string_view kind_name(store::OutboxKind k) {
 
 // Logging lives outside the coroutine: GCC 12 miscompiles initializer lists in coroutine frames.
 // Ids, codes and the classifier's safe reason only: bodies hold personal data.
-void log_dispatch(const store::OutboxEntry& entry, const connectors::HttpResult& answer, const Classification& c,
-                  std::string_view action, const std::string& delay_ms) {
+void log_dispatch(const store::OutboxEntry& entry, const Attempt& a, std::string_view action,
+                  const std::string& delay_ms) {
   const std::string attempt = std::to_string(entry.attempts + 1);
-  const std::string status = answer.answered() ? std::to_string(answer.status) : "";
-  const std::string error = answer.error ? std::string(connectors::to_string(*answer.error)) : "";
-  const auto level = c.outcome == Outcome::delivered ? obs::Level::info : obs::Level::warn;
-  obs::Log::write(level, "dispatch",
+  const Classification& c = a.classification;
+  const bool well = a.handed_over || c.outcome == Outcome::delivered;
+  obs::Log::write(well ? obs::Level::info : obs::Level::warn, "dispatch",
                   {{"outbox_id", entry.id},
                    {"hub_id", entry.hub_id},
                    {"kind", kind_name(entry.kind)},
                    {"target", entry.target},
                    {"attempt", attempt},
-                   {"status", status},
-                   {"error", error},
-                   {"outcome", connectors::to_string(c.outcome)},
+                   {"status", a.status},
+                   {"error", a.error},
+                   {"outcome", a.handed_over ? std::string_view("handed_over") : connectors::to_string(c.outcome)},
                    {"action", action},
                    {"delay_ms", delay_ms},
-                   {"reason", c.reason}});
+                   {"reason", a.handed_over ? std::string("handed over; answer within ") +
+                                                  std::to_string(a.answer_within.count()) + " ms"
+                                            : c.reason}});
 }
 
 void log_write_failed(const store::OutboxEntry& entry, std::string_view action, const std::string& error) {
@@ -84,8 +85,23 @@ void log_breaker(const std::string& target, CircuitBreaker::State from, CircuitB
 
 }  // namespace
 
+asio::awaitable<Attempt> HttpsConnector::send(const store::OutboxEntry& entry) {
+  connectors::Headers headers;
+  headers.emplace_back("Idempotency-Key", entry.id);
+  connectors::HttpResult answer =
+      co_await client_.post(entry.url, entry.content_type, entry.payload, std::move(headers));
+  Attempt a;
+  a.classification = entry.kind == store::OutboxKind::postal_order
+                         ? connectors::classify_postal_intake(answer, now_())
+                         : connectors::classify_agency_callback(answer, now_());
+  if (answer.answered()) a.status = std::to_string(answer.status);
+  if (answer.error) a.error = std::string(connectors::to_string(*answer.error));
+  co_return a;
+}
+
 struct Dispatcher::TargetMetrics {
   obs::Counter* delivered;
+  obs::Counter* handed_over;
   obs::Counter* retry;
   obs::Counter* reject;
   obs::Counter* dead_letters;
@@ -97,11 +113,11 @@ Dispatcher::Dispatcher(asio::io_context& io, store::Store& store, connectors::Ht
                        config::Dispatcher settings, obs::Registry& metrics, Clocks clocks, Random random)
     : strand_(asio::make_strand(io)),
       store_(store),
-      client_(client),
       settings_(settings),
       metrics_(metrics),
       clocks_(std::move(clocks)),
       backoff_(settings.backoff, std::move(random)),
+      https_(client, [this] { return clocks_.system(); }),
       wake_(strand_),
       depth_(metrics.gauge("dossier_hub_outbox_depth", "Outbox entries not yet delivered or given up")) {
   if (!clocks_.system) clocks_.system = std::chrono::system_clock::now;
@@ -112,6 +128,15 @@ Dispatcher::Dispatcher(asio::io_context& io, store::Store& store, connectors::Ht
 }
 
 Dispatcher::~Dispatcher() = default;
+
+void Dispatcher::use_connector(std::string target, Connector& connector) {
+  connectors_.insert_or_assign(std::move(target), &connector);
+}
+
+Connector& Dispatcher::connector_for(const std::string& target) {
+  const auto it = connectors_.find(target);
+  return it == connectors_.end() ? static_cast<Connector&>(https_) : *it->second;
+}
 
 void Dispatcher::start() {
   asio::post(strand_, [this] {
@@ -169,6 +194,20 @@ void Dispatcher::dispatch(store::OutboxEntry entry, Settle settle) {
   });
 }
 
+void Dispatcher::record_reply(store::OutboxEntry entry, Attempt answer, Settle done) {
+  asio::post(strand_, [this, entry = std::move(entry), answer = std::move(answer), done = std::move(done)]() mutable {
+    ++in_flight_;  // stop() waits for the store to take it
+    asio::co_spawn(strand_, reply(std::move(entry), std::move(answer)),
+                   [done = std::move(done)](std::exception_ptr e, Settlement result) {
+                     if (e) {
+                       obs::Log::error("dispatch_failed", {});
+                       std::rethrow_exception(e);  // cannot happen: nothing on this path throws
+                     }
+                     done(std::move(result));
+                   });
+  });
+}
+
 void Dispatcher::stop(std::function<void()> on_stopped) {
   asio::post(strand_, [this, cb = std::move(on_stopped)]() mutable {
     stopping_ = true;
@@ -204,9 +243,11 @@ Dispatcher::TargetMetrics& Dispatcher::metrics_for(const std::string& target) {
   auto it = target_metrics_.find(target);
   if (it != target_metrics_.end()) return *it->second;
   auto m = std::make_unique<TargetMetrics>();
-  const char* total_help = "Delivery attempts by target and outcome (delivered, retry, reject)";
+  const char* total_help = "Delivery attempts by target and outcome (delivered, retry, reject, handed_over)";
   m->delivered =
       &metrics_.counter("dossier_hub_dispatch_total", total_help, {{"target", target}, {"outcome", "delivered"}});
+  m->handed_over =
+      &metrics_.counter("dossier_hub_dispatch_total", total_help, {{"target", target}, {"outcome", "handed_over"}});
   m->retry = &metrics_.counter("dossier_hub_dispatch_total", total_help, {{"target", target}, {"outcome", "retry"}});
   m->reject = &metrics_.counter("dossier_hub_dispatch_total", total_help, {{"target", target}, {"outcome", "reject"}});
   m->dead_letters = &metrics_.counter("dossier_hub_dead_letters_total", "Outbox entries given up (dead letters)",
@@ -303,33 +344,78 @@ void Dispatcher::launch(store::OutboxEntry entry) {
 asio::awaitable<Dispatcher::Settlement> Dispatcher::send(store::OutboxEntry entry) {
   TargetMetrics& m = metrics_for(entry.target);
   const auto started = clocks_.steady();
-  connectors::Headers headers;
-  headers.emplace_back("Idempotency-Key", entry.id);
-  connectors::HttpResult answer =
-      co_await client_.post(entry.url, entry.content_type, entry.payload, std::move(headers));
+  const Attempt attempt = co_await connector_for(entry.target).send(entry);
   m.seconds->observe(std::chrono::duration<double>(clocks_.steady() - started).count());
-  const auto now = clocks_.system();
-  const Classification c = entry.kind == store::OutboxKind::postal_order
-                               ? connectors::classify_postal_intake(answer, now)
-                               : connectors::classify_agency_callback(answer, now);
+  Settlement settled;
+  if (attempt.handed_over)
+    settled = hand_over(entry, attempt);
+  else
+    settled = co_await record(entry, attempt, retry_slack_);
+  finished_one();
+  co_return settled;
+}
 
-  // The breaker counts what says the target is unwell; an answer it refuses still shows it is up.
-  CircuitBreaker& b = breaker(entry.target);
+asio::awaitable<Dispatcher::Settlement> Dispatcher::reply(store::OutboxEntry entry, Attempt answer) {
+  // No slack: the work queue (shared mode) no longer holds the entry, so the store's due time is
+  // what brings it back, through the relay.
+  Settlement settled = co_await record(entry, answer, std::chrono::milliseconds(0));
+  finished_one();
+  co_return settled;
+}
+
+void Dispatcher::finished_one() {
+  const bool was_full = in_flight_.load() >= settings_.concurrency;
+  --in_flight_;
+  if (was_full) wake_.cancel();
+  maybe_stopped();
+}
+
+// The breaker counts what says the target is unwell; an answer it refuses still shows it is up.
+void Dispatcher::note_breaker(const std::string& target, bool failed) {
+  CircuitBreaker& b = breaker(target);
   CircuitBreaker::State before{};
   CircuitBreaker::State after{};
   {
     std::lock_guard lock(breakers_mutex_);
     before = b.state();
-    if (c.outcome == Outcome::retry)
+    if (failed)
       b.failure();
     else
       b.success();
     after = b.state();
   }
-  m.breaker_open->set(after == CircuitBreaker::State::closed ? 0 : 1);
-  if (before != after) log_breaker(entry.target, before, after);
+  metrics_for(target).breaker_open->set(after == CircuitBreaker::State::closed ? 0 : 1);
+  if (before != after) log_breaker(target, before, after);
+}
 
-  const int attempt = entry.attempts + 1;
+Dispatcher::Settlement Dispatcher::hand_over(const store::OutboxEntry& entry, const Attempt& attempt) {
+  metrics_for(entry.target).handed_over->inc();
+  note_breaker(entry.target, false);
+  log_dispatch(entry, attempt, "handed_over", "");
+  // Not delivered yet: the entry stays leased while the answer may come; when none came by then,
+  // it is claimed (and sent) again, which the target deduplicates by the entry id. Not awaited:
+  // should the write fail or come late, the claim's own lease runs out first and the entry is
+  // sent again, a duplicate the target absorbs.
+  const auto until = to_timestamp(clocks_.system() + attempt.answer_within);
+  store_.extend_leases(std::vector<std::string>(1, entry.id), until, [id = entry.id](dh::Outcome<void> r) {
+    if (!r)
+      obs::Log::error("outbox_write_failed",
+                      {{"outbox_id", id}, {"action", "extend_lease"}, {"error", r.error().message}});
+  });
+  Settlement settled;
+  settled.what = Settlement::What::handed_over;
+  settled.reason = "handed over";
+  return settled;
+}
+
+asio::awaitable<Dispatcher::Settlement> Dispatcher::record(const store::OutboxEntry& entry, const Attempt& attempt,
+                                                           std::chrono::milliseconds slack) {
+  TargetMetrics& m = metrics_for(entry.target);
+  const auto now = clocks_.system();
+  const Classification& c = attempt.classification;
+  note_breaker(entry.target, c.outcome == Outcome::retry);
+
+  const int attempt_no = entry.attempts + 1;
   dh::Outcome<void> recorded;
   std::string_view action;
   std::string delay_ms;
@@ -346,23 +432,23 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::send(store::OutboxEntry entr
       break;
     case Outcome::retry:
       m.retry->inc();
-      if (attempt >= settings_.max_attempts) {
+      if (attempt_no >= settings_.max_attempts) {
         m.dead_letters->inc();
         action = "dead_letter";
         settled.what = Settlement::What::dead_lettered;
         recorded = co_await await_store<void>([&](store::Done<void> done) {
-          store_.dead_letter(entry, "gave up after " + std::to_string(attempt) + " attempts; last: " + c.reason,
+          store_.dead_letter(entry, "gave up after " + std::to_string(attempt_no) + " attempts; last: " + c.reason,
                              to_timestamp(now), std::move(done));
         });
       } else {
-        auto delay = backoff_.delay(attempt);
+        auto delay = backoff_.delay(attempt_no);
         delay = std::max(delay, std::min(c.min_delay, settings_.backoff.max));  // Retry-After, within reason
         delay_ms = std::to_string(delay.count());
         action = "retry_later";
         settled.what = Settlement::What::retry;
         settled.delay = delay;
         recorded = co_await await_store<void>([&](store::Done<void> done) {
-          store_.retry_later(entry, to_timestamp(now + delay + retry_slack_), c.reason, std::move(done));
+          store_.retry_later(entry, to_timestamp(now + delay + slack), c.reason, std::move(done));
         });
       }
       break;
@@ -376,16 +462,11 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::send(store::OutboxEntry entr
       });
       break;
   }
-  log_dispatch(entry, answer, c, action, delay_ms);
+  log_dispatch(entry, attempt, action, delay_ms);
   if (!recorded) {
     log_write_failed(entry, action, recorded.error().message);
     settled = {Settlement::What::unrecorded, settings_.backoff.initial, "the store did not record the outcome"};
   }
-
-  const bool was_full = in_flight_.load() >= settings_.concurrency;
-  --in_flight_;
-  if (was_full) wake_.cancel();
-  maybe_stopped();
   co_return settled;
 }
 

@@ -12,6 +12,11 @@
 // request outlives its lease may be claimed and sent a second time (harmless with the key, but
 // wasted).
 //
+// Each target's entries go through its connector (connector.hpp): HTTPS unless use_connector()
+// names another for it (a postal endpoint on AMQP). An entry a connector handed over (the target
+// answers later) stays leased for the connector's answer time, and record_reply() records the
+// answer when it comes, by the same rules as an answer that came at once.
+//
 // Threading: everything runs on one strand of the given io_context; the HTTP client is used only
 // from it (give the dispatcher a client of its own). Store completions arrive on the store's
 // writer thread and are posted back to the strand. start() and stop() may be called from any thread.
@@ -21,6 +26,7 @@
 #include "hub/connectors/https_client.hpp"
 #include "hub/dispatcher/backoff.hpp"
 #include "hub/dispatcher/circuit_breaker.hpp"
+#include "hub/dispatcher/connector.hpp"
 #include "hub/observability/metrics.hpp"
 #include "hub/store/store.hpp"
 
@@ -53,6 +59,10 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
+  // Entries whose target is `target` go through `connector` (which outlives the dispatcher's
+  // work) instead of HTTPS. Before start() / start_queue_mode().
+  void use_connector(std::string target, Connector& connector);
+
   // Starts the loop: claims due entries, sends up to `concurrency` at once, polls every `poll`
   // when there is nothing to do and loops at once while there is.
   void start();
@@ -69,6 +79,7 @@ class Dispatcher {
       dead_lettered,  // recorded as a dead letter: reject to the queue's dead letters
       deferred,       // not sent (the target's breaker is open): again after `delay`, no attempt counted
       unrecorded,     // the store did not take the outcome: again after `delay`
+      handed_over,    // the target took it and answers later (its lease was extended): ack
     };
     What what = What::delivered;
     std::chrono::milliseconds delay{0};
@@ -81,6 +92,11 @@ class Dispatcher {
   void start_queue_mode(std::chrono::milliseconds retry_slack);
   // Any thread. Sends the entry (a work queue delivery) and records its outcome, then settles it.
   void dispatch(store::OutboxEntry entry, Settle settle);
+  // Any thread. The answer to an entry a connector handed over (the entry as the store has it
+  // now), recorded exactly as an answer that came at once would be: delivered, retried later (due
+  // after the backoff) or given up, with the same metrics, breaker and audit. `done` runs on the
+  // dispatcher's strand once the store took the outcome (or did not: unrecorded).
+  void record_reply(store::OutboxEntry entry, Attempt answer, Settle done);
   // Stops claiming; requests in flight finish (each bounded by its timeout) and their outcome is
   // recorded; then `on_stopped` runs on the dispatcher's strand (at once when never started).
   void stop(std::function<void()> on_stopped = {});
@@ -93,6 +109,14 @@ class Dispatcher {
   struct TargetMetrics;
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<Settlement> send(store::OutboxEntry entry);
+  boost::asio::awaitable<Settlement> reply(store::OutboxEntry entry, Attempt answer);
+  // The attempt's outcome in the store, metrics and breaker; a retry is due `slack` after its delay.
+  boost::asio::awaitable<Settlement> record(const store::OutboxEntry& entry, const Attempt& attempt,
+                                            std::chrono::milliseconds slack);
+  Settlement hand_over(const store::OutboxEntry& entry, const Attempt& attempt);
+  Connector& connector_for(const std::string& target);
+  void note_breaker(const std::string& target, bool failed);
+  void finished_one();
   void launch(store::OutboxEntry entry);
   CircuitBreaker& breaker(const std::string& target);
   TargetMetrics& metrics_for(const std::string& target);
@@ -101,12 +125,13 @@ class Dispatcher {
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   store::Store& store_;
-  connectors::HttpClient& client_;
   config::Dispatcher settings_;
   obs::Registry& metrics_;
   Clocks clocks_;
   Backoff backoff_;
-  boost::asio::steady_timer wake_;  // the loop sleeps on it; cancelled to wake it early
+  HttpsConnector https_;                                       // every target's, unless...
+  std::map<std::string, Connector*, std::less<>> connectors_;  // ...use_connector() named another
+  boost::asio::steady_timer wake_;                             // the loop sleeps on it; cancelled to wake it early
 
   mutable std::mutex breakers_mutex_;  // breaker_state() may be asked from another thread
   std::map<std::string, CircuitBreaker, std::less<>> breakers_;

@@ -6,6 +6,7 @@
 #include "hub/edge/http_server.hpp"
 #include "hub/edge/tls.hpp"
 #include "hub/observability/log.hpp"
+#include "hub/postal_sim/amqp_orders.hpp"
 #include "hub/postal_sim/orders.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -48,8 +49,8 @@ Response json_response(http::status status, const json::value& body, unsigned ve
   return res;
 }
 
-Response problem(http::status status, std::string_view type, std::string_view title, std::string_view detail,
-                 unsigned version, const FieldErrors* errors = nullptr) {
+json::object problem_json(http::status status, std::string_view type, std::string_view title, std::string_view detail,
+                          const FieldErrors* errors = nullptr) {
   json::object o{{"type", "https://postal-sim.invalid/problems/" + std::string(type)},
                  {"title", title},
                  {"status", static_cast<int>(status)},
@@ -59,8 +60,32 @@ Response problem(http::status status, std::string_view type, std::string_view ti
     for (const auto& e : errors->errors) list.push_back(json::object{{"path", e.path}, {"reason", e.reason}});
     o.emplace("errors", std::move(list));
   }
-  return json_response(status, o, version, "application/problem+json");
+  return o;
 }
+
+Response problem(http::status status, std::string_view type, std::string_view title, std::string_view detail,
+                 unsigned version, const FieldErrors* errors = nullptr) {
+  return json_response(status, problem_json(status, type, title, detail, errors), version, "application/problem+json");
+}
+
+// What an order request gets, however it came (HTTPS or AMQP): a status, a JSON body (the order's
+// item code, or a problem), and Retry-After on 503.
+struct OrderAnswer {
+  http::status status = http::status::ok;
+  json::object body;
+  bool problem = false;
+  std::chrono::seconds retry_after{0};
+
+  static OrderAnswer refused(http::status status, std::string_view type, std::string_view title,
+                             std::string_view detail, const FieldErrors* errors = nullptr) {
+    return {status, problem_json(status, type, title, detail, errors), true, std::chrono::seconds(0)};
+  }
+  static OrderAnswer unavailable(std::chrono::seconds retry_after, std::string_view detail) {
+    OrderAnswer a = refused(http::status::service_unavailable, "unavailable", "The postal core is unavailable", detail);
+    a.retry_after = std::max(std::chrono::seconds(1), retry_after);
+    return a;
+  }
+};
 
 Response unavailable(std::chrono::seconds retry_after, std::string_view detail, unsigned version) {
   Response res =
@@ -117,12 +142,19 @@ struct PostalSim::Impl final : edge::RequestHandler {
         flushed(io, steady::time_point::max()) {
     if (book.skipped_lines() > 0)
       obs::Log::warn("journal_lines_skipped", {{"lines", std::to_string(book.skipped_lines())}});
+    note_down();
   }
+
+  // The AMQP thread reads whether the simulator is down; the knobs belong to the io thread.
+  void note_down() { down_until = faults.down_until.time_since_epoch().count(); }
+  asio::awaitable<std::string> take_amqp_order(queue::Message order);
 
   double random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
   asio::awaitable<Response> handle(Request req, const edge::Peer& peer) override;
   asio::awaitable<Response> place_order(Request& req);
+  asio::awaitable<OrderAnswer> take_order(std::string_view content_type, std::string_view body,
+                                          std::optional<std::string> key);
   Response get_order(const Request& req, std::string_view order_id);
   Response admin_faults(const Request& req);
   Response record_callback(const Request& req, std::string_view agency);
@@ -153,6 +185,8 @@ struct PostalSim::Impl final : edge::RequestHandler {
   std::atomic<std::size_t> pushed{0};  // read by other threads (tests)
   std::atomic<std::size_t> orders{0};
   std::atomic<bool> pusher_done{false};
+  std::atomic<sys::rep> down_until{0};
+  std::unique_ptr<AmqpOrders> amqp;  // with the `amqp` option
 };
 
 // ---------------------------------------------------------------- requests
@@ -206,33 +240,45 @@ asio::awaitable<Response> PostalSim::Impl::handle(Request req, const edge::Peer&
 
 asio::awaitable<Response> PostalSim::Impl::place_order(Request& req) {
   const unsigned version = req.version();
+  std::optional<std::string> key;
+  if (req.find("Idempotency-Key") != req.end()) key = std::string(req["Idempotency-Key"]);
+  const OrderAnswer a = co_await take_order(req[http::field::content_type], req.body(), std::move(key));
+  Response res = json_response(a.status, a.body, version, a.problem ? "application/problem+json" : "application/json");
+  if (a.retry_after.count() > 0) res.set(http::field::retry_after, std::to_string(a.retry_after.count()));
+  if (!a.problem) res.set(http::field::location, "/v1/orders/" + std::string(a.body.at("order_id").as_string()));
+  co_return res;
+}
+
+// The order logic of both channels. `key` is the Idempotency-Key (HTTPS) or the message_id (AMQP),
+// nullopt when the request had none.
+asio::awaitable<OrderAnswer> PostalSim::Impl::take_order(std::string_view content_type, std::string_view body,
+                                                         std::optional<std::string> given_key) {
   if (faults.latency.count() > 0) {
     asio::steady_timer t(co_await asio::this_coro::executor);
     t.expires_after(faults.latency);
     co_await t.async_wait(nothrow);
   }
   if (faults.error_rate > 0 && random() < faults.error_rate)
-    co_return unavailable(std::chrono::seconds(1), "a simulated failure (fault knob error_rate)", version);
-  if (!json_media_type(req[http::field::content_type]))
-    co_return problem(http::status::unsupported_media_type, "media-type", "The order must be JSON",
-                      "send Content-Type: application/json", version);
+    co_return OrderAnswer::unavailable(std::chrono::seconds(1), "a simulated failure (fault knob error_rate)");
+  if (!json_media_type(content_type))
+    co_return OrderAnswer::refused(http::status::unsupported_media_type, "media-type", "The order must be JSON",
+                                   "send Content-Type: application/json");
   boost::system::error_code ec;
   json::parse_options opt;
   opt.max_depth = 16;
-  const json::value v = json::parse(req.body(), ec, {}, opt);
+  const json::value v = json::parse(body, ec, {}, opt);
   if (ec || !v.is_object())
-    co_return problem(http::status::bad_request, "malformed", "The order is not well-formed", "expected a JSON object",
-                      version);
+    co_return OrderAnswer::refused(http::status::bad_request, "malformed", "The order is not well-formed",
+                                   "expected a JSON object");
   const FieldErrors errors = validate_order(v);
   if (!errors.empty())
-    co_return problem(http::status::unprocessable_entity, "invalid-order", "The order is not valid",
-                      "see errors for every field that failed", version, &errors);
+    co_return OrderAnswer::refused(http::status::unprocessable_entity, "invalid-order", "The order is not valid",
+                                   "see errors for every field that failed", &errors);
   const std::string order_id(v.at("order_id").get_string());
-  std::string key(req["Idempotency-Key"]);
-  if (req.find("Idempotency-Key") != req.end() && (key.empty() || key.size() > 200))
-    co_return problem(http::status::bad_request, "idempotency-key", "Bad Idempotency-Key",
-                      "the key must be 1 to 200 characters", version);
-  if (key.empty()) key = order_id;  // the contract sends Idempotency-Key: <order_id>
+  if (given_key && (given_key->empty() || given_key->size() > 200))
+    co_return OrderAnswer::refused(http::status::bad_request, "idempotency-key", "Bad Idempotency-Key",
+                                   "the key must be 1 to 200 characters");
+  const std::string key = given_key ? *given_key : order_id;  // the contract sends Idempotency-Key: <order_id>
   const std::string sha = sha256_hex(json::serialize(v));
 
   // An order of this key still waiting for the journal: its fate first (kept, or forgotten).
@@ -240,11 +286,9 @@ asio::awaitable<Response> PostalSim::Impl::place_order(Request& req) {
 
   // From here to add_pending() nothing awaits: two requests with one key cannot both pass.
   auto answer = [&](http::status status, const Order& o, bool duplicate) {
-    json::object body{{"item_code", o.item_code}, {"order_id", o.order_id}};
-    if (duplicate) body.emplace("duplicate", true);
-    Response res = json_response(status, body, version);
-    res.set(http::field::location, "/v1/orders/" + o.order_id);
-    return res;
+    json::object b{{"item_code", o.item_code}, {"order_id", o.order_id}};
+    if (duplicate) b.emplace("duplicate", true);
+    return OrderAnswer{status, std::move(b), false, std::chrono::seconds(0)};
   };
   if (const Order* known = book.by_key(key)) {
     // The same order again: its first answer. The key reused for another order: 409 with the
@@ -259,7 +303,7 @@ asio::awaitable<Response> PostalSim::Impl::place_order(Request& req) {
   }
   const std::uint32_t serial = book.next_serial();
   if (serial > 99'999'999u)
-    co_return unavailable(std::chrono::seconds(3600), "the simulator ran out of waybill numbers", version);
+    co_return OrderAnswer::unavailable(std::chrono::seconds(3600), "the simulator ran out of waybill numbers");
   Order order;
   order.order_id = order_id;
   order.idempotency_key = key;
@@ -273,13 +317,23 @@ asio::awaitable<Response> PostalSim::Impl::place_order(Request& req) {
   co_await journalled(flushes_done);
   const Order* added = book.by_order_id(order_id);
   if (!added)  // the flush failed and forgot it (journalled() logged why)
-    co_return unavailable(std::chrono::seconds(5), "the simulator cannot record orders right now", version);
+    co_return OrderAnswer::unavailable(std::chrono::seconds(5), "the simulator cannot record orders right now");
   orders = book.size();
   schedule(*added);
   obs::Log::info(
       "order_placed",
       {{"order_id", added->order_id}, {"item_code", added->item_code}, {"events", std::to_string(added->plan.size())}});
   co_return answer(http::status::created, *added, false);
+}
+
+// An order from the queue: the same logic, and the answer as the reply's JSON, its status in it.
+asio::awaitable<std::string> PostalSim::Impl::take_amqp_order(queue::Message order) {
+  std::optional<std::string> key;
+  if (!order.message_id.empty()) key = order.message_id;
+  OrderAnswer a = co_await take_order(order.content_type, order.body, std::move(key));
+  a.body["status"] = static_cast<int>(a.status);
+  if (a.retry_after.count() > 0) a.body["retry_after"] = a.retry_after.count();
+  co_return json::serialize(a.body);
 }
 
 // Returns once a flush of the journal that started after `flushes_seen` flushes has ended. The
@@ -323,6 +377,7 @@ Response PostalSim::Impl::admin_faults(const Request& req) {
                      "see errors", req.version(), &errors);
     }
     faults = *applied;
+    note_down();
     obs::Log::info("faults_set", {{"faults", json::serialize(faults_json(faults, now))}});
   }
   return json_response(http::status::ok, faults_json(faults, now), req.version());
@@ -454,6 +509,21 @@ void PostalSim::start() {
     s.client.close_idle();             // a push that ended after stop() may have kept its connection
     s.pusher_done = true;
   });
+  if (s.cfg.amqp) {
+    s.amqp = std::make_unique<AmqpOrders>(
+        *s.cfg.amqp,
+        [&s](const queue::Message& order, std::function<void(std::string)> done) {
+          asio::post(s.io, [&s, order, done = std::move(done)] {
+            asio::co_spawn(s.io, s.take_amqp_order(order), [done](std::exception_ptr e, std::string reply) {
+              if (e) std::rethrow_exception(e);  // cannot happen: nothing on this path throws
+              done(std::move(reply));
+            });
+          });
+        },
+        [&s] { return sys::now().time_since_epoch().count() < s.down_until.load(); });
+    s.amqp->start();
+    obs::Log::info("postal_sim_consuming", {{"queue", s.cfg.amqp->queue}});
+  }
   obs::Log::info("postal_sim_listening", {{"address", s.cfg.listen.address},
                                           {"port", std::to_string(s.server->port())},
                                           {"orders", std::to_string(s.book.size())},
@@ -461,6 +531,8 @@ void PostalSim::start() {
 }
 
 void PostalSim::stop() {
+  // Orders held and not answered go back to the queue when its connection closes.
+  if (impl_->amqp) impl_->amqp->stop();
   asio::post(impl_->io, [&s = *impl_] {
     s.stopping = true;
     if (s.server) s.server->stop();

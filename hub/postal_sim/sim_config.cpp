@@ -1,6 +1,7 @@
 #include "hub/postal_sim/sim_config.hpp"
 
 #include "hub/config/yaml_reader.hpp"
+#include "hub/queue/amqp_url.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -136,7 +137,7 @@ SimConfig SimConfig::load(const fs::path& file) {
                               std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   r.keys(root, "the configuration",
-         {"postal_sim", "listen", "tls", "client_tls", "hub", "journal", "events", "faults", "seed", "log"});
+         {"postal_sim", "listen", "tls", "client_tls", "hub", "journal", "events", "faults", "amqp", "seed", "log"});
   if (!root["postal_sim"] || r.text(root["postal_sim"], "postal_sim") != kLanguage)
     r.fail(root["postal_sim"] ? root["postal_sim"] : root,
            "the configuration starts with 'postal_sim: " + std::string(kLanguage) + "'");
@@ -181,6 +182,20 @@ SimConfig SimConfig::load(const fs::path& file) {
       c.faults.down_until = std::chrono::system_clock::now() + r.duration(f["down_for"], "faults.down_for", true);
     if (f["duplicate_events"]) c.faults.duplicate_events = r.share(f["duplicate_events"], "faults.duplicate_events");
     if (f["reorder_events"]) c.faults.reorder_events = r.share(f["reorder_events"], "faults.reorder_events");
+  }
+  if (const auto a = root["amqp"]) {
+    r.keys(a, "amqp", {"url", "queue", "prefetch"});
+    SimAmqp amqp;
+    if (!a["url"]) r.fail(a, "amqp needs 'url' (amqp://user:password@host:port/vhost)");
+    amqp.url = r.text(a["url"], "amqp.url");
+    if (auto b = queue::parse_amqp_url(amqp.url); !b) r.fail(a["url"], "amqp.url: " + b.error().message);
+    if (a["queue"]) {
+      amqp.queue = r.text(a["queue"], "amqp.queue");
+      if (amqp.queue.empty() || amqp.queue.size() > 255 || amqp.queue.rfind("amq.", 0) == 0)
+        r.fail(a["queue"], "amqp.queue must be a queue name of 1 to 255 bytes, not starting with amq.");
+    }
+    if (a["prefetch"]) amqp.prefetch = r.number<std::uint16_t>(a["prefetch"], "amqp.prefetch", 1, 10000);
+    c.amqp = std::move(amqp);
   }
   if (root["seed"]) c.seed = r.number<std::uint64_t>(root["seed"], "seed", 0, UINT64_MAX);
   if (const auto l = root["log"]) {

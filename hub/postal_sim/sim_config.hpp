@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace dh::postal_sim {
@@ -36,6 +37,15 @@ Result<Faults> apply_faults(Faults faults, const boost::json::value& knobs, std:
 // The knobs as JSON (down_for: what is left of it).
 boost::json::object faults_json(const Faults& faults, std::chrono::system_clock::time_point now);
 
+// Orders from a RabbitMQ queue as well as over HTTPS (docs/postal-sim.md, "Orders on AMQP"): the
+// simulator consumes `queue`, runs each order through the same order logic, and replies to the
+// order's reply_to.
+struct SimAmqp {
+  std::string url;  // amqp://user:password@host:port/vhost, checked at load
+  std::string queue = "postal.orders";
+  std::uint16_t prefetch = 32;  // orders taken at once, unacked until their reply is confirmed
+};
+
 struct SimConfig {
   std::filesystem::path file;
   config::Listener listen{"127.0.0.1", 9443};
@@ -48,7 +58,8 @@ struct SimConfig {
   std::chrono::milliseconds retry_interval{1000};  // between pushes while the hub is down
   std::size_t batch = 100;                         // events per push
   Faults faults;
-  std::uint64_t seed = 0;  // 0: a random seed
+  std::optional<SimAmqp> amqp;  // absent: orders over HTTPS only
+  std::uint64_t seed = 0;       // 0: a random seed
   std::string log_level = "info";
 
   static SimConfig load(const std::filesystem::path& file);  // throws config::ConfigError

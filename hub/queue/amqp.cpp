@@ -112,6 +112,8 @@ Message message_of(const amqp_basic_properties_t& p, amqp_bytes_t body) {
   if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.message_id = text(p.message_id);
   if (p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) m.content_type = text(p.content_type);
   if (p._flags & AMQP_BASIC_TYPE_FLAG) m.type = text(p.type);
+  if (p._flags & AMQP_BASIC_CORRELATION_ID_FLAG) m.correlation_id = text(p.correlation_id);
+  if (p._flags & AMQP_BASIC_REPLY_TO_FLAG) m.reply_to = text(p.reply_to);
   m.persistent = (p._flags & AMQP_BASIC_DELIVERY_MODE_FLAG) && p.delivery_mode == AMQP_DELIVERY_PERSISTENT;
   if (p._flags & AMQP_BASIC_HEADERS_FLAG) m.headers = decode(p.headers);
   m.body = text(body);
@@ -405,6 +407,14 @@ Outcome<std::uint64_t> Connection::publish(std::string_view exchange, std::strin
   if (!message.type.empty()) {
     p._flags |= AMQP_BASIC_TYPE_FLAG;
     p.type = bytes(message.type);
+  }
+  if (!message.correlation_id.empty()) {
+    p._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+    p.correlation_id = bytes(message.correlation_id);
+  }
+  if (!message.reply_to.empty()) {
+    p._flags |= AMQP_BASIC_REPLY_TO_FLAG;
+    p.reply_to = bytes(message.reply_to);
   }
   const int rc = amqp_basic_publish(state_->conn, kChannel, bytes(exchange), bytes(routing_key), mandatory ? 1 : 0, 0,
                                     &p, bytes(message.body));

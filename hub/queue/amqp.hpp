@@ -40,7 +40,9 @@ struct Message {
   std::string message_id;
   std::string content_type;
   std::string type;
-  bool persistent = true;  // delivery mode 2: written to disk (quorum queues always are)
+  std::string correlation_id;  // request/reply: the request's id, carried back in the reply
+  std::string reply_to;        // request/reply: the queue the answer goes to
+  bool persistent = true;      // delivery mode 2: written to disk (quorum queues always are)
   Fields headers;
   std::string body;
 };

@@ -150,6 +150,7 @@ void QueueDriver::consume_loop() {
       Outcome<void> sent;
       switch (s.what) {
         case Settlement::What::delivered:
+        case Settlement::What::handed_over:  // the postal core's queue has it; its reply settles the entry
           sent = consumer.ack(d);
           break;
         case Settlement::What::retry:

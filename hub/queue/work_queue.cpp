@@ -52,46 +52,6 @@ const std::string* text_field(const Fields& f, std::string_view key) {
   return it == f.end() ? nullptr : std::get_if<std::string>(&it->second);
 }
 
-milliseconds next_backoff(milliseconds current, const Reconnect& r) {
-  return current.count() == 0 ? r.initial : std::min(r.max, current * 2);
-}
-
-// Logs name the role and the broker (without its password) and say why: never a message body.
-void log_connected(std::string_view role, const BrokerAddress& b) {
-  obs::Log::info("amqp_connected", {{"role", role}, {"broker", to_display(b)}});
-}
-void log_connect_failed(std::string_view role, const BrokerAddress& b, const Error& e, milliseconds retry_in) {
-  const std::string in = std::to_string(retry_in.count());
-  obs::Log::warn("amqp_connect_failed",
-                 {{"role", role}, {"broker", to_display(b)}, {"error", e.message}, {"retry_in_ms", in}});
-}
-void log_lost(std::string_view role, const BrokerAddress& b, std::string_view reason) {
-  obs::Log::warn("amqp_connection_lost", {{"role", role}, {"broker", to_display(b)}, {"reason", reason}});
-}
-
-// Opens a connection and makes it ready for `prepare`, honouring the reconnect backoff.
-template <class Prepare>
-Outcome<std::unique_ptr<Connection>> open_with_backoff(std::string_view role, const BrokerAddress& broker,
-                                                       const ConnectionOptions& options,
-                                                       Clock::time_point& next_attempt, milliseconds& backoff,
-                                                       const Reconnect& reconnect, Prepare prepare) {
-  const auto now = Clock::now();
-  if (now < next_attempt)
-    return make_error("the broker is unavailable; the next connection attempt is in " +
-                      std::to_string(remaining(next_attempt).count()) + " ms");
-  auto c = Connection::open(broker, options);
-  Outcome<void> ready = c ? prepare(**c) : Outcome<void>(c.error());
-  if (!ready) {
-    backoff = next_backoff(backoff, reconnect);
-    next_attempt = Clock::now() + backoff;
-    log_connect_failed(role, broker, ready.error(), backoff);
-    return ready.error();
-  }
-  backoff = milliseconds(0);
-  log_connected(role, broker);
-  return std::move(*c);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- topology
@@ -201,7 +161,7 @@ WorkPublisher::~WorkPublisher() = default;
 void WorkPublisher::lost() {
   if (!connection_) return;
   ++stats_.connection_losses;
-  log_lost("publisher", broker_, connection_->broken_reason().value_or("unknown"));
+  log_connection_lost("publisher", broker_, connection_->broken_reason().value_or("unknown"));
   connection_.reset();
 }
 
@@ -215,7 +175,7 @@ Outcome<void> WorkPublisher::connect() {
     if (!connection_->broken()) return {};
   }
   if (connection_) lost();
-  auto c = open_with_backoff("publisher", broker_, options_.connection, next_attempt_, backoff_, options_.reconnect,
+  auto c = open_with_backoff("publisher", broker_, options_.connection, reconnect_, options_.reconnect,
                              [this](Connection& conn) -> Outcome<void> {
                                if (auto r = declare_topology(conn, topology_); !r) return r;
                                return conn.enable_confirms();
@@ -253,74 +213,16 @@ PublishResult WorkPublisher::publish(std::span<const store::OutboxEntry> entries
 }
 
 void WorkPublisher::publish_batch(std::span<const store::OutboxEntry> batch, PublishResult& result) {
-  Connection& c = *connection_;
-  std::optional<Error> error;
-  auto note = [&](Error e) {
-    if (!error) error = std::move(e);
-  };
-  if (c.blocked()) {
-    // The broker stopped reading from publishers (memory or disk alarm): sending would only fill
-    // the socket until the write deadline.
-    for (const auto& e : batch) result.not_confirmed.push_back(e.id);
-    if (!result.error) result.error = make_error("the broker blocks publishing (a memory or disk alarm)");
-    return;
-  }
-
-  std::map<std::uint64_t, std::size_t> outstanding;  // publish sequence -> index in batch
-  std::size_t sent = 0;
-  for (; sent < batch.size(); ++sent) {
-    auto seq = c.publish(topology_.work_exchange(), routing_key_of(batch[sent]), to_message(batch[sent]), true);
-    if (!seq) {
-      note(seq.error());
-      break;
-    }
-    outstanding.emplace(*seq, sent);
-  }
-  for (std::size_t i = sent; i < batch.size(); ++i) result.not_confirmed.push_back(batch[i].id);
-
+  std::vector<Outgoing> out;
+  out.reserve(batch.size());
+  for (const auto& e : batch) out.push_back({topology_.work_exchange(), routing_key_of(e), to_message(e)});
+  ConfirmedBatch r = publish_confirmed(*connection_, out, options_.confirm_timeout);
   ++stats_.batches;
-  std::set<std::string, std::less<>> returned;  // unroutable: a basic.return comes before its ack
-  std::size_t refused = 0;
-  const auto deadline = Clock::now() + options_.confirm_timeout;
-  while (!outstanding.empty() && !error) {
-    const auto left = remaining(deadline);
-    if (left.count() == 0) {
-      note(make_error("no confirm from the broker within " + std::to_string(options_.confirm_timeout.count()) +
-                      " ms for " + std::to_string(outstanding.size()) + " publishes"));
-      break;
-    }
-    auto ev = c.wait(left);
-    if (!ev) {
-      note(ev.error());
-      break;
-    }
-    if (!*ev) continue;
-    if (const auto* ret = std::get_if<Returned>(&**ev)) {
-      returned.insert(ret->message.message_id);
-      continue;
-    }
-    const auto* confirm = std::get_if<Confirm>(&**ev);
-    if (!confirm) continue;  // a publisher consumes nothing
-    ++stats_.confirm_frames;
-    auto first = confirm->multiple ? outstanding.begin() : outstanding.find(confirm->tag);
-    auto last =
-        confirm->multiple ? outstanding.upper_bound(confirm->tag) : std::next(first, first != outstanding.end());
-    for (auto it = first; it != last; ++it) {
-      const std::string& id = batch[it->second].id;
-      if (confirm->ack && !returned.contains(id)) {
-        result.confirmed.push_back(id);
-      } else {
-        result.not_confirmed.push_back(id);
-        ++refused;
-      }
-    }
-    outstanding.erase(first, last);
-  }
-  for (const auto& [seq, index] : outstanding) result.not_confirmed.push_back(batch[index].id);
-  if (refused > 0 && !error)
-    note(make_error("the broker refused " + std::to_string(refused) + " publishes (nack, or no queue took them)"));
-  if (error && !result.error) result.error = std::move(error);
-  if (c.broken()) lost();
+  stats_.confirm_frames += r.confirm_frames;
+  for (const auto i : r.confirmed) result.confirmed.push_back(batch[i].id);
+  for (const auto i : r.not_confirmed) result.not_confirmed.push_back(batch[i].id);
+  if (r.error && !result.error) result.error = std::move(r.error);
+  if (connection_->broken()) lost();
 }
 
 // ---------------------------------------------------------------- consumer
@@ -347,7 +249,7 @@ void WorkConsumer::sever_for_test() {
 
 Error WorkConsumer::lost(const Error& why) {
   if (connection_) {
-    log_lost("consumer", broker_, connection_->broken_reason().value_or(why.message));
+    log_connection_lost("consumer", broker_, connection_->broken_reason().value_or(why.message));
     connection_.reset();
   }
   std::lock_guard lock(mutex_);
@@ -364,7 +266,7 @@ Error WorkConsumer::lost(const Error& why) {
 Outcome<void> WorkConsumer::ensure_connected() {
   if (connection_ && !connection_->broken()) return {};
   if (connection_) return lost(make_error(connection_->broken_reason().value_or("broken")));
-  auto c = open_with_backoff("consumer", broker_, options_.connection, next_attempt_, backoff_, options_.reconnect,
+  auto c = open_with_backoff("consumer", broker_, options_.connection, reconnect_, options_.reconnect,
                              [this](Connection& conn) -> Outcome<void> {
                                if (auto r = declare_topology(conn, topology_); !r) return r;
                                if (auto r = conn.set_prefetch(options_.prefetch); !r) return r;

@@ -21,6 +21,7 @@
 #include "hub/common/result.hpp"
 #include "hub/config/hub_config.hpp"
 #include "hub/queue/amqp.hpp"
+#include "hub/queue/confirmed_publish.hpp"
 #include "hub/store/store.hpp"
 
 #include <chrono>
@@ -72,11 +73,6 @@ Message to_message(const store::OutboxEntry& entry);
 std::string routing_key_of(const store::OutboxEntry& entry);
 // Nullopt for a message that is not an outbox entry (no id, or an unknown kind).
 std::optional<store::OutboxEntry> to_entry(const Message& message);
-
-struct Reconnect {
-  std::chrono::milliseconds initial{200};  // wait after the first failed connect
-  std::chrono::milliseconds max{10000};    // doubling up to this
-};
 
 // ---------------------------------------------------------------- publishing
 
@@ -134,8 +130,7 @@ class WorkPublisher {
   Topology topology_;
   PublisherOptions options_;
   std::unique_ptr<Connection> connection_;
-  std::chrono::steady_clock::time_point next_attempt_{};
-  std::chrono::milliseconds backoff_{0};
+  ReconnectState reconnect_;
   PublisherStats stats_;
 };
 
@@ -224,8 +219,7 @@ class WorkConsumer {
   Topology topology_;
   ConsumerOptions options_;
   std::unique_ptr<Connection> connection_;
-  std::chrono::steady_clock::time_point next_attempt_{};
-  std::chrono::milliseconds backoff_{0};
+  ReconnectState reconnect_;
   std::deque<Delivery> ready_;                     // read while flushing, handed out by next()
   std::map<std::uint64_t, PendingRetry> retries_;  // publish sequence -> the original
   std::set<std::string> returned_;                 // retry copies the broker returned (unroutable)

@@ -346,7 +346,7 @@ asio::awaitable<Response> HubService::post_message(Request& req, const Partner& 
     order.kind = store::OutboxKind::postal_order;
     order.target = decision.route.endpoint;
     order.hub_id = *d.hub_id;
-    order.url = ep->second.url + "/v1/orders";
+    order.url = config::order_url(ep->second);
     order.content_type = "application/json";
     order.payload = intake_order_json(d, order_id, decision.route.post_office);
     order.due_at = to_timestamp(now);

@@ -65,6 +65,9 @@ constexpr std::string_view kRetry =
     "UPDATE outbox SET attempts = attempts + 1, due_at = ?2, last_error = ?3, lease_until = NULL WHERE id = ?1 "
     "RETURNING attempts";
 constexpr std::string_view kOutboxDepth = "SELECT count(*) FROM outbox";
+constexpr std::string_view kSelectOutboxEntry =
+    "SELECT id, kind, target, hub_id, url, content_type, payload, due_at, attempts, last_error FROM outbox "
+    "WHERE id = ?1";
 constexpr std::string_view kExtendLease =
     "UPDATE outbox SET lease_until = ?2 WHERE id = ?1 AND lease_until IS NOT NULL AND lease_until < ?2";
 
@@ -621,6 +624,11 @@ Outcome<std::vector<StatusEvent>> history(Db& c, std::string_view hub_id) {
 
 Outcome<std::size_t> outbox_depth(Db& c) {
   return read_count(c, kOutboxDepth);
+}
+
+Outcome<std::optional<OutboxEntry>> outbox_entry(Db& c, std::string_view id) {
+  return read_one<OutboxEntry>(
+      c, kSelectOutboxEntry, [&](Params& q) { q.bind(1, id); }, outbox_row);
 }
 
 Outcome<std::vector<DeadLetter>> dead_letters(Db& c, std::size_t limit, std::size_t offset) {

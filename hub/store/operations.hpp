@@ -50,6 +50,7 @@ Outcome<std::optional<StoredDossier>> dossier(Db& c, std::string_view hub_id);
 Outcome<std::vector<StoredDossier>> dossiers_by_code(Db& c, std::string_view agency_id, std::string_view dossier_code);
 Outcome<std::vector<StatusEvent>> history(Db& c, std::string_view hub_id);
 Outcome<std::size_t> outbox_depth(Db& c);
+Outcome<std::optional<OutboxEntry>> outbox_entry(Db& c, std::string_view id);
 Outcome<std::vector<DeadLetter>> dead_letters(Db& c, std::size_t limit, std::size_t offset);
 Outcome<std::optional<DeadLetter>> dead_letter_by_id(Db& c, std::string_view id);
 Outcome<std::size_t> dead_letter_count(Db& c);

@@ -59,6 +59,10 @@ Outcome<std::size_t> SqlStore::outbox_depth() {
   return read<std::size_t>([](Db& c) { return ops::outbox_depth(c); });
 }
 
+Outcome<std::optional<OutboxEntry>> SqlStore::outbox_entry(std::string_view id) {
+  return read<std::optional<OutboxEntry>>([&](Db& c) { return ops::outbox_entry(c, id); });
+}
+
 Outcome<std::vector<DeadLetter>> SqlStore::dead_letters(std::size_t limit, std::size_t offset) {
   return read<std::vector<DeadLetter>>([&](Db& c) { return ops::dead_letters(c, limit, offset); });
 }

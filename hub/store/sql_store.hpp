@@ -25,6 +25,7 @@ class SqlStore : public Store {
   void extend_leases(std::vector<std::string> ids, Timestamp until, Done<void> done) override;
   void dead_letter(const OutboxEntry& entry, std::string reason, Timestamp now, Done<void> done) override;
   Outcome<std::size_t> outbox_depth() override;
+  Outcome<std::optional<OutboxEntry>> outbox_entry(std::string_view id) override;
   Outcome<std::vector<DeadLetter>> dead_letters(std::size_t limit, std::size_t offset) override;
   Outcome<std::optional<DeadLetter>> dead_letter_by_id(std::string_view id) override;
   Outcome<std::size_t> dead_letter_count() override;

@@ -177,6 +177,10 @@ class Store {
   // Given up: moves the entry to the dead letters; a postal order's dossier becomes dead_lettered.
   virtual void dead_letter(const OutboxEntry& entry, std::string reason, Timestamp now, Done<void> done) = 0;
   virtual Outcome<std::size_t> outbox_depth() = 0;
+  // The outbox entry with this id as it is now (attempts, last error), or nullopt when it is not
+  // in the outbox (delivered, given up, never there). A postal core that answers on a queue
+  // answers later: its reply names the entry, and the dispatcher records the reply against it.
+  virtual Outcome<std::optional<OutboxEntry>> outbox_entry(std::string_view id) = 0;
   // Keeps claimed entries leased until `until` (shared mode: the entries the work queue now has).
   // Entries gone or no longer leased (delivered, retried, given up meanwhile) are left as they are.
   virtual void extend_leases(std::vector<std::string> ids, Timestamp until, Done<void> done) = 0;

@@ -31,6 +31,10 @@ struct Folder {
     fs::remove_all(dir, ec);
   }
   fs::path write(const std::string& extra) const {
+    return write_endpoint(R"({ url: "https://127.0.0.1:9443" })", extra);
+  }
+  // The configuration with `endpoint` (YAML flow map) as the one postal endpoint, on line 7.
+  fs::path write_endpoint(const std::string& endpoint, const std::string& extra = "") const {
     const fs::path file = dir / "hub.yaml";
     std::ofstream(file) << R"yaml(hub: dossier-hub/config/v1
 tls: { certificate: hub.crt, private_key: hub.key, ca: ca.crt }
@@ -38,8 +42,9 @@ client_tls: { certificate: hub.crt, private_key: hub.key, ca: ca.crt }
 postal:
   identity: { subject_cn: postal, issuer: "CN=Dossier Hub Dev CA,O=Dossier Hub (development only)" }
   endpoints:
-    postal: { url: "https://127.0.0.1:9443" }
-)yaml" << extra;
+    postal: )yaml" << endpoint
+                        << "\n"
+                        << extra;
     return file;
   }
 };
@@ -187,4 +192,65 @@ TEST_CASE("store: mistakes are refused with where they are") {
                     Contains("store.statement_timeout must be a duration"));
   CHECK_THROWS_WITH(load_with("store: {kind: postgres, url: \"postgresql://db/hub\", read_connections: 0}\n"),
                     Contains("store.read_connections must be a whole number from 1 to 256"));
+}
+
+TEST_CASE("a postal endpoint on AMQP: every key read, and where its orders go without the password") {
+  Folder f;
+  const auto c = HubConfig::load(f.write_endpoint(
+      R"({ url: "amqp://hub:secret@mq.internal:5673/postal", queue: vnpost.orders, reply_queue: hub.replies, )"
+      R"(reply_timeout: 10m, timeout: 2s })"));
+  const Endpoint& e = c.endpoints.at("postal");
+  CHECK(e.kind == EndpointKind::amqp);
+  CHECK(e.url == "amqp://hub:secret@mq.internal:5673/postal");
+  CHECK(e.queue == "vnpost.orders");
+  CHECK(e.reply_queue == "hub.replies");
+  CHECK(e.reply_timeout == 10min);
+  CHECK(e.timeout == 2s);
+  CHECK(order_url(e) == "amqp://hub@mq.internal:5673/postal queue vnpost.orders");
+
+  const auto d = HubConfig::load(f.write_endpoint(R"({ url: "amqp://127.0.0.1" })"));
+  const Endpoint& defaults = d.endpoints.at("postal");
+  CHECK(defaults.kind == EndpointKind::amqp);
+  CHECK(defaults.queue == "postal.orders");
+  CHECK(defaults.reply_queue == "dh.postal.replies");
+  CHECK(defaults.reply_timeout == 15min);
+  CHECK(defaults.timeout == 5s);
+
+  const auto h = HubConfig::load(f.write(""));
+  CHECK(h.endpoints.at("postal").kind == EndpointKind::https);
+  CHECK(order_url(h.endpoints.at("postal")) == "https://127.0.0.1:9443/v1/orders");
+}
+
+TEST_CASE("a postal endpoint: mistakes are errors that name the key and say why") {
+  Folder f;
+  struct Case {
+    const char* yaml;
+    const char* says;
+  };
+  for (const Case& k : {
+           Case{R"({ url: "http://h:80" })",
+                "postal.endpoints.postal.url must be https:// (the intake contract) or "
+                "amqp://"},
+           Case{R"({ timeout: 5s })", "postal.endpoints.postal needs 'url'"},
+           Case{R"({ url: "amqps://h" })", "postal.endpoints.postal.url: "},
+           Case{R"({ url: "amqp://h:99999/" })", "postal.endpoints.postal.url: "},
+           Case{R"({ url: "https://h", queue: q })", "postal.endpoints.postal.queue belongs to an amqp:// endpoint"},
+           Case{R"({ url: "https://h", reply_timeout: 1m })", "postal.endpoints.postal.reply_timeout belongs to"},
+           Case{R"({ url: "amqp://h", connections: 4 })", "postal.endpoints.postal.connections belongs to an https://"},
+           Case{R"({ url: "amqp://h", queue: "" })", "postal.endpoints.postal.queue must be a queue name"},
+           Case{R"({ url: "amqp://h", reply_queue: amq.gen-1 })",
+                "postal.endpoints.postal.reply_queue must be a queue"},
+           Case{R"({ url: "amqp://h", queue: a, reply_queue: a })", "reply_queue must differ from its queue"},
+           Case{R"({ url: "amqp://h", reply_timeout: 1500ms })", "reply_timeout is whole seconds"},
+           Case{R"({ url: "amqp://h", reply_timeout: later })",
+                "postal.endpoints.postal.reply_timeout must be a duration"},
+           Case{R"({ url: "amqp://h", replies: q })", "unknown key 'replies' in postal.endpoints.postal"},
+       }) {
+    INFO(k.yaml);
+    const std::string error = load_error(f.write_endpoint(k.yaml));
+    CHECK(error.find(k.says) != std::string::npos);
+    CHECK(error.find("hub.yaml:7:") != std::string::npos);  // file:line:column of the culprit
+  }
+  const std::string error = load_error(f.write_endpoint(R"({ url: "amqp://hub:secret@h:99999/" })"));
+  CHECK(error.find("secret") == std::string::npos);
 }

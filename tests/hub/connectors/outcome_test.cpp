@@ -158,3 +158,58 @@ TEST_CASE("item codes have the S10 shape", "[outcome]") {
   CHECK(item_code_of(R"({"item_code":"EB123456785VN","extra":1})") == "EB123456785VN");
   CHECK_FALSE(item_code_of(R"({"item_code":null})"));
 }
+
+TEST_CASE("postal replies on AMQP are classified by the same rules as HTTP answers", "[outcome]") {
+  // Every status of the contract, with and without an item code: a reply {"status", "item_code"}
+  // means exactly what the HTTP answer with that status and body means.
+  const unsigned statuses[] = {100, 200, 201, 202, 204, 301, 400, 401, 404, 408, 409, 422, 429, 500, 502, 503, 599};
+  const char* codes[] = {"EB123456785VN", "123", nullptr};
+  for (const unsigned status : statuses) {
+    for (const char* code : codes) {
+      const std::string body =
+          code ? R"({"item_code":")" + std::string(code) + R"(","title":"t"})" : std::string(R"({"title":"t"})");
+      const std::string reply = R"({"status":)" + std::to_string(status) + "," + body.substr(1);
+      INFO(reply);
+      const auto parsed = parse_postal_reply(reply);
+      REQUIRE(parsed.has_value());
+      CHECK(parsed->status == status);
+      const auto by_reply = classify_postal_reply(*parsed);
+      const auto by_http = classify_postal_intake(answer(status, body), kNow);
+      CHECK(by_reply.outcome == by_http.outcome);
+      CHECK(by_reply.item_code == by_http.item_code);
+      CHECK(by_reply.duplicate == by_http.duplicate);
+      CHECK(by_reply.reason.substr(0, 6) == "reply ");
+      CHECK(by_reply.reason.substr(6) == by_http.reason);
+    }
+  }
+  const auto dup = classify_postal_reply(*parse_postal_reply(R"({"status":409,"item_code":"EB123456785VN"})"));
+  CHECK(dup.outcome == Outcome::delivered);
+  CHECK(dup.duplicate);
+  CHECK(dup.reason == "reply 409 duplicate");
+  const auto unavailable = classify_postal_reply(*parse_postal_reply(R"({"status":503,"detail":"down"})"));
+  CHECK(unavailable.outcome == Outcome::retry);
+  CHECK(unavailable.min_delay == 0ms);
+}
+
+TEST_CASE("an unreadable postal reply says why but never quotes it", "[outcome]") {
+  struct Row {
+    const char* body;
+    const char* says;
+  };
+  for (const Row& row : {
+           Row{"not json", "the reply is not JSON"},
+           Row{R"(["Nguyễn Văn A"])", "the reply is not a JSON object"},
+           Row{R"({"item_code":"EB123456785VN"})", "the reply has no status"},
+           Row{R"({"status":"201"})", "the reply's status is not a whole number from 100 to 599"},
+           Row{R"({"status":201.5})", "the reply's status is not a whole number from 100 to 599"},
+           Row{R"({"status":99})", "the reply's status is not a whole number from 100 to 599"},
+           Row{R"({"status":600})", "the reply's status is not a whole number from 100 to 599"},
+           Row{R"({"status":-201})", "the reply's status is not a whole number from 100 to 599"},
+           Row{R"({"status":18446744073709551615})", "the reply's status is not a whole number from 100 to 599"},
+       }) {
+    INFO(row.body);
+    const auto r = parse_postal_reply(row.body);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message == row.says);
+  }
+}

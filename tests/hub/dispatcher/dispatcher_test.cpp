@@ -136,6 +136,7 @@ class FakeStore final : public store::Store {
 
   // --- not the dispatcher's
   void extend_leases(std::vector<std::string>, Timestamp, store::Done<void> done) override { done({}); }
+  Outcome<std::optional<OutboxEntry>> outbox_entry(std::string_view) override { return make_error("fake"); }
   void accept(store::AcceptRequest, store::Done<store::AcceptResult> done) override { done(make_error("fake")); }
   void record_rejection(store::Rejection, store::Done<void> done) override { done(make_error("fake")); }
   Outcome<std::optional<store::StoredDossier>> dossier(std::string_view) override { return make_error("fake"); }

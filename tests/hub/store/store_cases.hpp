@@ -453,6 +453,46 @@ TEST_CASE("extend_leases keeps claimed entries leased longer, and leaves free an
   CHECK(std::any_of(at_end->begin(), at_end->end(), [&](const OutboxEntry& e) { return e.id == kept; }));
 }
 
+TEST_CASE("outbox_entry reads one entry as it is now, and nothing once it left the outbox") {
+  Backend db;
+  auto store = db.open();
+  auto& s = *store;
+  auto r = make_accept("STP-E", 2);
+  const OutboxEntry sent = r.outbox.front();
+  REQUIRE(accept_sync(s, std::move(r)));
+
+  auto read = s.outbox_entry(sent.id);
+  REQUIRE(read);
+  REQUIRE(read->has_value());
+  const OutboxEntry& e = **read;
+  CHECK(e.id == sent.id);
+  CHECK(e.kind == OutboxKind::postal_order);
+  CHECK(e.target == sent.target);
+  CHECK(e.hub_id == sent.hub_id);
+  CHECK(e.url == sent.url);
+  CHECK(e.content_type == sent.content_type);
+  CHECK(e.payload == sent.payload);
+  CHECK(same_instant(e.due_at, sent.due_at));
+  CHECK(e.attempts == 0);
+
+  // A failed attempt shows: the reply of a postal core on a queue is recorded against it.
+  REQUIRE(retry_sync(s, e, at(60), "reply 503"));
+  auto retried = s.outbox_entry(sent.id);
+  REQUIRE(retried);
+  REQUIRE(retried->has_value());
+  CHECK((*retried)->attempts == 1);
+  CHECK((*retried)->last_error == "reply 503");
+
+  // Delivered (or given up): gone, which is an answer, not an error.
+  REQUIRE(delivered_sync(s, e, Delivered{"EB000000014VN"}, at(5)));
+  auto gone = s.outbox_entry(sent.id);
+  REQUIRE(gone);
+  CHECK_FALSE(gone->has_value());
+  auto never = s.outbox_entry("no-such-entry");
+  REQUIRE(never);
+  CHECK_FALSE(never->has_value());
+}
+
 TEST_CASE("delivered removes the entry, and a postal order's dossier becomes ordered with its item code") {
   Backend db;
   auto store = db.open();
