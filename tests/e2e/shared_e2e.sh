@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Shared mode end to end: two hub instances on one PostgreSQL database (store.kind: postgres) and
-# one RabbitMQ work queue (queue:), one postal core simulator. Messages go to either hub; both
-# relays publish from the one outbox and both consumers dispatch; every dossier reaches
-# delivered; the same key sent to both hubs at once is stored once; no order or callback is sent
-# twice; one audit chain verifies. The short shared-mode test, also run under the sanitizers
-# (shared_failover_e2e.sh is the long one). Needs the `pg` and `amqp` servers
-# (tests/servers/*.sh; DH_PG_URL, DH_AMQP_URL).
+# one RabbitMQ work queue (queue:), with the postal core on AMQP too (the simulator consumes the
+# order queue and replies on the reply queue both hubs consume: docs/operations.md, "A postal core
+# on AMQP"). Messages go to either hub; both relays publish from the one outbox and both
+# consumers dispatch; every dossier reaches delivered; the same key sent to both hubs at once is
+# stored once; no order or callback is sent twice; one audit chain verifies. The short shared-mode
+# test, also run under the sanitizers (shared_failover_e2e.sh, the long one, orders over HTTPS).
+# Needs the `pg` and `amqp` servers (tests/servers/*.sh; DH_PG_URL, DH_AMQP_URL).
 source "$(dirname "$0")/lib.sh"
 PG_URL=${DH_PG_URL:-postgresql://postgres@127.0.0.1:55432/postgres}
 AMQP_URL=${DH_AMQP_URL:-amqp://guest:guest@127.0.0.1:55672/}
@@ -19,9 +20,21 @@ VHOST="dh-e2e-shared-$$"
 "$E2E_ROOT/tests/servers/rabbitmq.sh" ctl add_vhost "$VHOST" >/dev/null || { echo "FAIL cannot add a vhost"; exit 1; }
 "$E2E_ROOT/tests/servers/rabbitmq.sh" ctl set_permissions -p "$VHOST" guest ".*" ".*" ".*" >/dev/null
 
-E2E_HUB_SED="s#kind: sqlite#kind: postgres#; s#file: .*hub.db#url: $DB_URL#; \$a queue: { kind: rabbitmq, url: \"${AMQP_URL%/}/$VHOST\" }"
+VHOST_URL="${AMQP_URL%/}/$VHOST"
+# The demo configuration on PostgreSQL and the work queue, its postal endpoint on AMQP; the
+# simulator takes the orders from that queue.
+# (sed's `a` takes the rest of the script as its text: it comes last.)
+E2E_HUB_SED="s#kind: sqlite#kind: postgres#; s#file: .*hub.db#url: $DB_URL#"
+E2E_HUB_SED+="; s#postal: { url: \"https://[^\"]*\".*#postal: { url: \"$VHOST_URL\", queue: postal.orders, reply_queue: dh.postal.replies, timeout: 5s }#"
+E2E_HUB_SED+="; \$a queue: { kind: rabbitmq, url: \"$VHOST_URL\" }"
+eval "https_$(declare -f write_configs)"
+write_configs() {
+  https_write_configs
+  printf 'amqp: { url: "%s", queue: postal.orders, prefetch: 32 }\n' "$VHOST_URL" >>"$E2E_DIR/postal-sim.yaml"
+}
 e2e_start
 check "the first hub runs on PostgreSQL with the work queue" grep -q '"store":"postgres".*"queue":"amqp://' "$E2E_DIR/hub.log"
+check "the simulator consumes the order queue" grep -q '"event":"postal_sim_consuming"' "$E2E_DIR/postal-sim.log"
 
 # The second instance: the same configuration on ports of its own.
 HUB1_PORT=$HUB_PORT
@@ -90,6 +103,7 @@ both_dispatched() {
     grep -q '"event":"dispatch".*"outcome":"delivered"' "$E2E_DIR/hub2.log"
 }
 check "both hubs' dispatchers delivered entries" both_dispatched
+check "the orders went through the postal core's queue" grep -q '"event":"dispatch".*"kind":"postal_order".*"outcome":"handed_over"' "$E2E_DIR"/hub*.log
 check "both hubs read the same dossier" test \
   "$(body_of "$(on "$HUB1_PORT" get "${agency_of[${ids[0]}]}" "/v1/dossiers/${ids[0]}")" | jq -c .status)" = \
   "$(body_of "$(on "$HUB2_PORT" get "${agency_of[${ids[0]}]}" "/v1/dossiers/${ids[0]}")" | jq -c .status)"
