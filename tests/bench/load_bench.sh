@@ -62,22 +62,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+source "$root/tests/bench/lib.sh"  # free_port, cpu_ticks, wait_https
 stop() {  # stop PID: SIGTERM, wait, forget
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
   local keep=()
   for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
   pids=("${keep[@]}")
-}
-wait_https() {  # wait_https PORT PATH: until it answers (any status)
-  for _ in $(seq 1 200); do
-    curl -s -o /dev/null --cacert "$CERTS/ca.crt" "https://127.0.0.1:$1$2" && return 0
-    sleep 0.05
-  done
-  return 1
 }
 load() {  # load PORT AGENCY-CERT OUT.json BODY...
   local port=$1 who=$2 out=$3
@@ -86,7 +77,6 @@ load() {  # load PORT AGENCY-CERT OUT.json BODY...
     --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --threads "$LOAD_THREADS" --json \
     --cert "$CERTS/$who.crt" --key "$CERTS/$who.key" --ca "$CERTS/ca.crt" "$@" >"$out"
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, clock ticks
 orders_in() { [[ -f $1 ]] && grep -c '^{"type":"order"' "$1" || echo 0; }
 
 bodies=("$root/samples/$AGENCY/valid")

@@ -51,15 +51,7 @@ trap 'exit 130' INT TERM
 psql -q "$PG_URL" -c "SELECT 1" >/dev/null 2>&1 || { "$servers/postgres.sh" start >/dev/null && started_pg=1; }
 "$servers/rabbitmq.sh" ctl status >/dev/null 2>&1 || { "$servers/rabbitmq.sh" start >/dev/null && started_mq=1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-wait_https() {
-  for _ in $(seq 1 400); do
-    curl -s -o /dev/null --cacert "$CERTS/ca.crt" "https://127.0.0.1:$1$2" && return 0
-    sleep 0.05
-  done
-  return 1
-}
+source "$root/tests/bench/lib.sh"  # free_port, cpu_ticks, wait_https
 
 # hub_config DIR NAME PORT ADMIN SIM_PORT STORE_SED: a configuration derived from samples/hub.yaml.
 hub_config() {
