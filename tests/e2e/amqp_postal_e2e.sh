@@ -30,7 +30,7 @@ write_configs() {  # lib.sh's, on the AMQP samples
 }
 
 e2e_start
-check "the simulator consumes the order queue" grep -q '"event":"postal_sim_consuming"' "$E2E_DIR/postal-sim.log"
+check "the simulator consumes the order queue" logged "$E2E_DIR/postal-sim.log" '"event":"postal_sim_consuming"'
 
 declare -A agency_of
 ids=()

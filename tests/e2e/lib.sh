@@ -70,6 +70,15 @@ e2e_start() {
     e2e_finish
   fi
 }
+# logged FILE PATTERN [SECONDS]: whether a line matching PATTERN appears in FILE within SECONDS
+# (10): for what a process logs once it is up, which a sanitized build may take a while to reach.
+logged() {
+  local deadline=$((SECONDS + ${3:-10}))
+  until grep -q "$2" "$1" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
 stop_hub() { [[ -n $hub_pid ]] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null; hub_pid=""; }
 e2e_finish() {
   stop_hub

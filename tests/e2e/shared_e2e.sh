@@ -34,7 +34,7 @@ write_configs() {
 }
 e2e_start
 check "the first hub runs on PostgreSQL with the work queue" grep -q '"store":"postgres".*"queue":"amqp://' "$E2E_DIR/hub.log"
-check "the simulator consumes the order queue" grep -q '"event":"postal_sim_consuming"' "$E2E_DIR/postal-sim.log"
+check "the simulator consumes the order queue" logged "$E2E_DIR/postal-sim.log" '"event":"postal_sim_consuming"'
 
 # The second instance: the same configuration on ports of its own.
 HUB1_PORT=$HUB_PORT
