@@ -183,6 +183,7 @@ void Dispatcher::dispatch(store::OutboxEntry entry, Settle settle) {
       return;
     }
     ++in_flight_;
+    ++sending_;
     asio::co_spawn(strand_, send(std::move(entry)),
                    [settle = std::move(settle)](std::exception_ptr e, Settlement result) {
                      if (e) {
@@ -273,13 +274,14 @@ void Dispatcher::refresh_depth(bool force) {
 asio::awaitable<void> Dispatcher::run() {
   while (!stopping_) {
     refresh_depth(false);
-    const std::size_t busy = in_flight_.load();
-    if (busy >= settings_.concurrency) {  // a finished request wakes us
+    if (sending_ >= settings_.concurrency || recording() >= record_limit()) {  // a finished one wakes us
+      waiting_for_room_ = true;
       wake_.expires_after(settings_.poll);
       co_await wake_.async_wait(nothrow);
+      waiting_for_room_ = false;
       continue;
     }
-    const std::size_t room = std::min(settings_.batch, settings_.concurrency - busy);
+    const std::size_t room = std::min(settings_.batch, settings_.concurrency - sending_);
     const Timestamp now = to_timestamp(clocks_.system());
     // Targets whose breaker is not closed are left alone; those due for a trial get one entry
     // each, claimed on its own below, so that the trial is the only request they see.
@@ -295,7 +297,9 @@ asio::awaitable<void> Dispatcher::run() {
         if (b.trial_due()) trials.push_back(target);
       }
     }
-    auto claimed = store_.claim(now, settings_.lease, room, skip);
+    // Entries claimed are sent even if stop() came meanwhile: they are leased, and stop() waits
+    // for the requests in flight anyway.
+    auto claimed = co_await claim(now, room, std::move(skip));
     if (!claimed) {
       log_claim_failed(claimed.error().message);
       wake_.expires_after(settings_.poll);
@@ -305,11 +309,11 @@ asio::awaitable<void> Dispatcher::run() {
     const std::size_t got = claimed->size();
     for (auto& e : *claimed) launch(std::move(e));
     for (const auto& target : trials) {
-      if (in_flight_.load() >= settings_.concurrency) break;
+      if (sending_ >= settings_.concurrency) break;
       std::vector<std::string> others;
       for (const auto& k : known)
         if (k != target) others.push_back(k);
-      auto one = store_.claim(now, settings_.lease, 1, others);
+      auto one = co_await claim(now, 1, std::move(others));
       if (one)
         for (auto& e : *one) launch(std::move(e));
     }
@@ -318,6 +322,26 @@ asio::awaitable<void> Dispatcher::run() {
     wake_.expires_after(settings_.poll);
     co_await wake_.async_wait(nothrow);
   }
+}
+
+asio::awaitable<dh::Outcome<std::vector<store::OutboxEntry>>> Dispatcher::claim(Timestamp now, std::size_t limit,
+                                                                                std::vector<std::string> skip) {
+  co_return co_await await_store<std::vector<store::OutboxEntry>>(
+      [&](store::Done<std::vector<store::OutboxEntry>> done) {
+        store_.claim_async(now, settings_.lease, limit, std::move(skip), std::move(done));
+      });
+}
+
+std::size_t Dispatcher::recording() const noexcept {
+  return in_flight_.load() - sending_;
+}
+
+std::size_t Dispatcher::record_limit() const noexcept {
+  return 4 * settings_.concurrency;
+}
+
+void Dispatcher::wake_for_room() {
+  if (waiting_for_room_) wake_.cancel();
 }
 
 void Dispatcher::launch(store::OutboxEntry entry) {
@@ -333,6 +357,7 @@ void Dispatcher::launch(store::OutboxEntry entry) {
     return;
   }
   ++in_flight_;
+  ++sending_;
   asio::co_spawn(strand_, send(std::move(entry)), [](std::exception_ptr e, const Settlement&) {
     if (e) {
       obs::Log::error("dispatch_failed", {});
@@ -346,6 +371,10 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::send(store::OutboxEntry entr
   const auto started = clocks_.steady();
   const Attempt attempt = co_await connector_for(entry.target).send(entry);
   m.seconds->observe(std::chrono::duration<double>(clocks_.steady() - started).count());
+  // The request is done: its place goes to the next one while the outcome is committed (a
+  // commit waits for the store's next fsync, often longer than the request took).
+  --sending_;
+  wake_for_room();
   Settlement settled;
   if (attempt.handed_over)
     settled = hand_over(entry, attempt);
@@ -364,9 +393,8 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::reply(store::OutboxEntry ent
 }
 
 void Dispatcher::finished_one() {
-  const bool was_full = in_flight_.load() >= settings_.concurrency;
   --in_flight_;
-  if (was_full) wake_.cancel();
+  wake_for_room();
   maybe_stopped();
 }
 

@@ -227,6 +227,13 @@ Outcome<std::vector<OutboxEntry>> SqliteStore::claim(Timestamp now, std::chrono:
       });
 }
 
+void SqliteStore::claim_async(Timestamp now, std::chrono::seconds lease, std::size_t limit,
+                              std::vector<std::string> skip_targets, Done<std::vector<OutboxEntry>> done) {
+  impl_->writer_.submit<std::vector<OutboxEntry>>([now, lease, limit, skip_json = ops::json_text_array(skip_targets)](
+                                                      Db& c) { return do_claim(c, now, lease, limit, skip_json); },
+                                                  std::move(done));
+}
+
 SqliteStats SqliteStore::stats() const noexcept {
   return impl_->writer_.stats();
 }

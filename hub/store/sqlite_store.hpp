@@ -27,6 +27,9 @@ class SqliteStore final : public SqlStore {
   // from a completion callback: it answers with an error there instead of waiting for itself.
   Outcome<std::vector<OutboxEntry>> claim(Timestamp now, std::chrono::seconds lease, std::size_t limit,
                                           const std::vector<std::string>& skip_targets) override;
+  // Queued on the writer like any write; `done` runs on the writer's thread after the commit.
+  void claim_async(Timestamp now, std::chrono::seconds lease, std::size_t limit, std::vector<std::string> skip_targets,
+                   Done<std::vector<OutboxEntry>> done) override;
 
   [[nodiscard]] SqliteStats stats() const noexcept;
 

@@ -169,6 +169,13 @@ class Store {
   // now + lease. Entries of targets in `skip_targets` (open circuit breakers) are left alone.
   virtual Outcome<std::vector<OutboxEntry>> claim(Timestamp now, std::chrono::seconds lease, std::size_t limit,
                                                   const std::vector<std::string>& skip_targets) = 0;
+  // The same claim, answered through `done` (on the store's thread, or the caller's) instead of
+  // waiting for it: the dispatcher's loop claims this way, so that a claim waiting for the embedded
+  // store's next commit holds no worker thread. By default it runs claim() and answers at once.
+  virtual void claim_async(Timestamp now, std::chrono::seconds lease, std::size_t limit,
+                           std::vector<std::string> skip_targets, Done<std::vector<OutboxEntry>> done) {
+    done(claim(now, lease, limit, skip_targets));
+  }
   // The entry was delivered: removes it; for a postal order, records the item code and moves the
   // dossier to `ordered`. Audited.
   virtual void delivered(const OutboxEntry& entry, Delivered result, Timestamp now, Done<void> done) = 0;

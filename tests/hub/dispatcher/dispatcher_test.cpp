@@ -83,6 +83,14 @@ class FakeStore final : public store::Store {
     std::lock_guard lock(mutex_);
     return skips_.size();
   }
+  // While held, writes wait (as if the store's commit took that long); claims still answer.
+  void hold(bool on) {
+    {
+      std::lock_guard lock(mutex_);
+      held_ = on;
+    }
+    cv_.notify_all();
+  }
 
   // --- what the dispatcher uses
   Outcome<std::vector<OutboxEntry>> claim(Timestamp now, std::chrono::seconds lease, std::size_t limit,
@@ -183,7 +191,7 @@ class FakeStore final : public store::Store {
   void write_loop() {
     std::unique_lock lock(mutex_);
     for (;;) {
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || (!held_ && !queue_.empty()); });
       if (queue_.empty()) return;
       auto job = std::move(queue_.front());
       queue_.pop_front();
@@ -201,6 +209,7 @@ class FakeStore final : public store::Store {
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
+  bool held_ = false;
   std::vector<Leased> outbox_;
   std::vector<Delivery> deliveries_;
   std::vector<Retry> retries_;
@@ -437,6 +446,31 @@ TEST_CASE("dispatcher: at most `concurrency` requests in flight, and all get don
   stop(io, d);
   CHECK(client.max_in_flight == 3);
   CHECK(client.calls.size() == 10);
+}
+
+TEST_CASE("dispatcher: a slow commit does not hold a request's place, up to 4 x concurrency outcomes", "[dispatcher]") {
+  asio::io_context io;
+  FakeStore store;
+  for (int i = 0; i < 12; ++i) store.add(entry("E" + std::to_string(i), "postal", kPostal));
+  store.hold(true);
+  ScriptedClient client;
+  client.script = [](const std::string&, int) { return status(201, R"({"item_code":"EB000000015VN"})"); };
+  auto settings = fast_settings();
+  settings.concurrency = 2;
+  obs::Registry metrics;
+  dispatcher::Dispatcher d(io, store, client, settings, metrics);
+  d.start();
+  // Nothing is committed, yet the answered requests make room for more, until 8 outcomes wait.
+  REQUIRE(run_until(io, [&] { return client.calls.size() == 8; }));
+  io.restart();
+  io.run_for(50ms);
+  CHECK(client.calls.size() == 8);
+  CHECK(store.deliveries().empty());
+  CHECK(client.max_in_flight <= 2);
+  store.hold(false);
+  REQUIRE(run_until(io, [&] { return store.deliveries().size() == 12; }));
+  stop(io, d);
+  CHECK(client.calls.size() == 12);
 }
 
 TEST_CASE("dispatcher: the breaker opens, its target is skipped, a trial closes it again", "[dispatcher]") {
