@@ -18,9 +18,13 @@ constexpr std::string_view kFindMessage =
 constexpr std::string_view kInsertMessage =
     "INSERT INTO messages (id, agency_id, idempotency_key, sha256, content_type, message_type, body, request_id, "
     "received_at, answer_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+// A dossier is two rows: what was accepted (dossiers, never changed) and where it is now
+// (dossier_state, a few dozen bytes), so that a status change rewrites the small row only.
 constexpr std::string_view kInsertDossier =
-    "INSERT INTO dossiers (hub_id, agency_id, dossier_code, status, dossier_json, order_id, item_code, message_id, "
-    "route_flags, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "INSERT INTO dossiers (hub_id, agency_id, dossier_code, dossier_json, order_id, message_id, route_flags) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr std::string_view kInsertState =
+    "INSERT INTO dossier_state (hub_id, status, item_code, updated_at) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view kInsertOutbox =
     "INSERT INTO outbox (id, kind, target, hub_id, url, content_type, payload, due_at, lease_until, attempts, "
     "last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, ?10)";
@@ -38,19 +42,20 @@ constexpr std::string_view kAuditAll =
     "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq";
 
 constexpr std::string_view kSelectDossier =
-    "SELECT hub_id, status, dossier_json, order_id, item_code, message_id, route_flags FROM dossiers "
-    "WHERE hub_id = ?1";
+    "SELECT d.hub_id, s.status, d.dossier_json, d.order_id, s.item_code, d.message_id, d.route_flags "
+    "FROM dossiers d JOIN dossier_state s ON s.hub_id = d.hub_id WHERE d.hub_id = ?1";
 constexpr std::string_view kSelectDossierByOrder =
-    "SELECT hub_id, status, dossier_json, order_id, item_code, message_id, route_flags FROM dossiers "
-    "WHERE order_id = ?1";
+    "SELECT d.hub_id, s.status, d.dossier_json, d.order_id, s.item_code, d.message_id, d.route_flags "
+    "FROM dossiers d JOIN dossier_state s ON s.hub_id = d.hub_id WHERE d.order_id = ?1";
 constexpr std::string_view kSelectDossiersByCode =
-    "SELECT hub_id, status, dossier_json, order_id, item_code, message_id, route_flags FROM dossiers "
-    "WHERE agency_id = ?1 AND dossier_code = ?2 ORDER BY hub_id";
-constexpr std::string_view kSelectStatus = "SELECT status FROM dossiers WHERE hub_id = ?1";
+    "SELECT d.hub_id, s.status, d.dossier_json, d.order_id, s.item_code, d.message_id, d.route_flags "
+    "FROM dossiers d JOIN dossier_state s ON s.hub_id = d.hub_id WHERE d.agency_id = ?1 AND d.dossier_code = ?2 "
+    "ORDER BY d.hub_id";
+constexpr std::string_view kSelectStatus = "SELECT status FROM dossier_state WHERE hub_id = ?1";
 constexpr std::string_view kUpdateStatus =
-    "UPDATE dossiers SET status = ?2, item_code = coalesce(item_code, ?3), updated_at = ?4 WHERE hub_id = ?1";
+    "UPDATE dossier_state SET status = ?2, item_code = coalesce(item_code, ?3), updated_at = ?4 WHERE hub_id = ?1";
 constexpr std::string_view kSetItemCode =
-    "UPDATE dossiers SET item_code = coalesce(item_code, ?2), updated_at = ?3 WHERE hub_id = ?1";
+    "UPDATE dossier_state SET item_code = coalesce(item_code, ?2), updated_at = ?3 WHERE hub_id = ?1";
 
 constexpr std::string_view kEventSeen = "SELECT 1 FROM status_events WHERE event_id = ?1";
 constexpr std::string_view kInsertEvent =
@@ -331,9 +336,12 @@ Outcome<AcceptResult> accept(Db& c, const AcceptRequest& r, const std::vector<Re
   for (std::size_t i = 0; i < r.dossiers.size(); ++i) {
     const auto& d = r.dossiers[i];
     w = c.write(kInsertDossier, [&](Params& q) {
-      q.bind(1, *d.dossier.hub_id).bind(2, m.agency_id).bind(3, d.dossier.dossier_code).bind(4, to_string(d.status));
-      q.bind(5, rendered[i].dossier_json).bind_opt(6, d.order_id).bind_opt(7, d.item_code);
-      q.bind(8, m.id).bind(9, rendered[i].route_flags_json).bind(10, at);
+      q.bind(1, *d.dossier.hub_id).bind(2, m.agency_id).bind(3, d.dossier.dossier_code);
+      q.bind(4, rendered[i].dossier_json).bind_opt(5, d.order_id).bind(6, m.id).bind(7, rendered[i].route_flags_json);
+    });
+    if (!w) return w.error();
+    w = c.write(kInsertState, [&](Params& q) {
+      q.bind(1, *d.dossier.hub_id).bind(2, to_string(d.status)).bind_opt(3, d.item_code).bind(4, at);
     });
     if (!w) return w.error();
   }

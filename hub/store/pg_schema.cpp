@@ -130,8 +130,22 @@ CREATE TABLE health (
 );
 )sql";
 
+// The same change as the SQLite schema's migration 2: a dossier's changing part in a narrow table.
+constexpr const char* kDossierState = R"sql(
+CREATE TABLE dossier_state (
+  hub_id     TEXT COLLATE "C" PRIMARY KEY REFERENCES dossiers (hub_id),
+  status     TEXT NOT NULL,
+  item_code  TEXT,
+  updated_at TEXT COLLATE "C" NOT NULL
+);
+INSERT INTO dossier_state (hub_id, status, item_code, updated_at)
+  SELECT hub_id, status, item_code, updated_at FROM dossiers;
+ALTER TABLE dossiers DROP COLUMN status, DROP COLUMN item_code, DROP COLUMN updated_at;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "messages, dossiers, status events, outbox, dead letters, rejections, audit", kInitialSchema},
+    Migration{2, "dossier status in a table of its own", kDossierState},
 };
 
 }  // namespace

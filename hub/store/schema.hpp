@@ -13,7 +13,7 @@ namespace dh::store {
 struct Migration {
   int version;
   std::string_view description;
-  const char* sql;  // DDL only: no values
+  const char* sql;  // DDL, and statements that move rows already there; no values
 };
 
 // SQLite's (schema.cpp) and PostgreSQL's (pg_schema.cpp): the same tables in each dialect.

@@ -46,6 +46,7 @@ class PgBackend {
   [[nodiscard]] static std::int64_t migration_count() {
     return static_cast<std::int64_t>(dh::store::pg_migrations().size());
   }
+  [[nodiscard]] static std::span<const dh::store::Migration> schema() { return dh::store::pg_migrations(); }
   // A commit is answered after its WAL record is flushed to disk.
   static void check_durable(Raw& raw) {
     CHECK(raw.text("SHOW synchronous_commit") == "on");

@@ -37,6 +37,7 @@ class SqliteBackend {
   [[nodiscard]] static std::int64_t migration_count() {
     return static_cast<std::int64_t>(dh::store::migrations().size());
   }
+  [[nodiscard]] static std::span<const dh::store::Migration> schema() { return dh::store::migrations(); }
   static void check_durable(Raw& raw) { CHECK(raw.text("PRAGMA journal_mode") == "wal"); }
   void check_after_abrupt_end() const {
     CHECK(std::filesystem::exists(dir_.file("hub.db-wal")));  // what it wrote is in the WAL, never checkpointed

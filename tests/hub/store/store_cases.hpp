@@ -10,7 +10,7 @@
 //   open_unreachable()               opens a store where no database can be: throws
 //   Backend::Raw raw(db)             a connection of its own, behind the store's back: count(table),
 //                                    scalar(sql), text(sql), error_of(sql) ("" when it ran)
-//   migration_count()                the migrations its schema has
+//   migration_count(), schema()      the migrations its schema has, and their list
 //   check_durable(raw)               the settings that make a commit durable are in force
 //   check_after_abrupt_end()         after a process ended without closing its store
 //   hold_writes(raw), release_writes(raw)  another writer holds the database, then lets go
@@ -19,10 +19,13 @@
 //   kUniqueHubId, kForeignKey, kWritesHeld, kCannotOpen   what its errors say
 #pragma once
 
+#include "hub/dossier/dossier.hpp"
 #include "hub/store/row_format.hpp"
+#include "hub/store/schema.hpp"
 #include "tests/hub/store/store_fixture.hpp"
 #include "tests/support/print.hpp"
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -70,6 +73,62 @@ inline Status status_of(Store& s, const std::string& hub_id) {
 }
 
 }  // namespace dh::store::testing
+
+TEST_CASE("a database of schema version 1 migrates: every dossier keeps its status and item code") {
+  Backend db;
+  const AcceptRequest r = make_accept("STP-V1", 2);
+  {
+    Backend::Raw raw(db);
+    REQUIRE(raw.error_of(Backend::schema()[0].sql) == "");
+    REQUIRE(raw.error_of("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)") ==
+            "");
+    REQUIRE(raw.error_of("INSERT INTO schema_migrations (version, applied_at) VALUES (1, '2026-01-01T00:00:00Z')") ==
+            "");
+    REQUIRE(raw.error_of("INSERT INTO messages (id, agency_id, idempotency_key, sha256, content_type, message_type, "
+                         "body, request_id, received_at, answer_json) VALUES ('" +
+                         r.message.id +
+                         "', 'hcm-justice', 'STP-V1', 'x', 'application/xml', 'ket-qua', '', 'req', "
+                         "'2026-01-01T00:00:00.000000000Z', '{}')") == "");
+    const char* statuses[] = {"in_transit", "accepted"};
+    const char* item_codes[] = {"'EB000000015VN'", "NULL"};
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto& d = r.dossiers[i];
+      REQUIRE(raw.error_of("INSERT INTO dossiers (hub_id, agency_id, dossier_code, status, dossier_json, order_id, "
+                           "item_code, message_id, route_flags, updated_at) VALUES ('" +
+                           *d.dossier.hub_id + "', 'hcm-justice', '" + d.dossier.dossier_code + "', '" + statuses[i] +
+                           "', '" + boost::json::serialize(to_json(d.dossier)) + "', '" + *d.order_id + "', " +
+                           item_codes[i] + ", '" + r.message.id + "', '[]', '2026-01-01T00:00:00.000000000Z')") == "");
+    }
+  }
+  auto store = db.open();  // migrates
+  auto& s = *store;
+  {
+    Backend::Raw raw(db);
+    CHECK(raw.count("schema_migrations") == Backend::migration_count());
+    CHECK(raw.count("dossier_state") == 2);
+  }
+  const auto& moving = r.dossiers[0];
+  auto got = s.dossier(*moving.dossier.hub_id);
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  CHECK((*got)->status == Status::in_transit);
+  CHECK((*got)->item_code == std::optional<std::string>("EB000000015VN"));
+  Dossier want = moving.dossier;
+  want.status = "in_transit";  // the JSON keeps the status it was accepted with; the state is the truth
+  CHECK((*got)->dossier == want);
+  CHECK(status_of(s, *r.dossiers[1].dossier.hub_id) == Status::accepted);
+  // The status moves on from where it was.
+  StatusEvent e;
+  e.event_id = "EV-V1";
+  e.order_id = *moving.order_id;
+  e.status = Status::delivered;
+  e.occurred_at = at(60);
+  e.received_at = at(61);
+  auto applied = settle<EventOutcome>([&](Done<EventOutcome> done) { s.apply_event(e, {}, std::move(done)); });
+  REQUIRE(applied);
+  CHECK(*applied == EventOutcome::applied);
+  CHECK(status_of(s, *moving.dossier.hub_id) == Status::delivered);
+}
 
 TEST_CASE("accept stores the message, its dossiers and intake orders, and reads give them back") {
   Backend db;

@@ -182,7 +182,7 @@ inline Run run_command(const std::string& command) {
 class RawDb {
  public:
   explicit RawDb(const fs::path& file) {
-    REQUIRE(sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
     sqlite3_busy_timeout(db_, 5000);
   }
   ~RawDb() { sqlite3_close_v2(db_); }
