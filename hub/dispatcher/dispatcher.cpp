@@ -274,14 +274,15 @@ void Dispatcher::refresh_depth(bool force) {
 asio::awaitable<void> Dispatcher::run() {
   while (!stopping_) {
     refresh_depth(false);
-    if (sending_ >= settings_.concurrency || recording() >= record_limit()) {  // a finished one wakes us
+    if (sending_ >= settings_.concurrency || in_flight_.load() >= taken_limit()) {  // a finished one wakes us
       waiting_for_room_ = true;
       wake_.expires_after(settings_.poll);
       co_await wake_.async_wait(nothrow);
       waiting_for_room_ = false;
       continue;
     }
-    const std::size_t room = std::min(settings_.batch, settings_.concurrency - sending_);
+    const std::size_t room =
+        std::min({settings_.batch, settings_.concurrency - sending_, taken_limit() - in_flight_.load()});
     const Timestamp now = to_timestamp(clocks_.system());
     // Targets whose breaker is not closed are left alone; those due for a trial get one entry
     // each, claimed on its own below, so that the trial is the only request they see.
@@ -332,11 +333,7 @@ asio::awaitable<dh::Outcome<std::vector<store::OutboxEntry>>> Dispatcher::claim(
       });
 }
 
-std::size_t Dispatcher::recording() const noexcept {
-  return in_flight_.load() - sending_;
-}
-
-std::size_t Dispatcher::record_limit() const noexcept {
+std::size_t Dispatcher::taken_limit() const noexcept {
   return 4 * settings_.concurrency;
 }
 

@@ -67,7 +67,7 @@ class Dispatcher {
   // Starts the loop: claims due entries, sends up to `concurrency` at once, polls every `poll`
   // when there is nothing to do and loops at once while there is. A request's place is free again
   // when its answer came; its outcome is then committed while others are sent (at most
-  // 4 x `concurrency` outcomes waiting for the store at once).
+  // 4 x `concurrency` entries taken and not yet settled at once).
   void start();
 
   // ---- queue mode (shared mode with RabbitMQ, hub/queue/): the work queue hands out the
@@ -113,8 +113,7 @@ class Dispatcher {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<dh::Outcome<std::vector<store::OutboxEntry>>> claim(Timestamp now, std::size_t limit,
                                                                              std::vector<std::string> skip);
-  [[nodiscard]] std::size_t recording() const noexcept;
-  [[nodiscard]] std::size_t record_limit() const noexcept;
+  [[nodiscard]] std::size_t taken_limit() const noexcept;
   void wake_for_room();
   boost::asio::awaitable<Settlement> send(store::OutboxEntry entry);
   boost::asio::awaitable<Settlement> reply(store::OutboxEntry entry, Attempt answer);
@@ -148,8 +147,9 @@ class Dispatcher {
   std::chrono::steady_clock::time_point depth_at_{};
 
   // Entries taken and not yet settled: being sent, or their outcome being committed. stop()
-  // waits for all of them; `sending_` of them are requests in flight, at most `concurrency`, and
-  // the others (recording()) at most record_limit(), so that a slow store slows the claims.
+  // waits for all of them. The claim loop keeps them at most taken_limit() (4 x `concurrency`),
+  // so that a slow store slows the claims, and `sending_` of them, the requests in flight, at
+  // most `concurrency`.
   std::atomic<std::size_t> in_flight_{0};
   std::size_t sending_ = 0;                   // on the strand only
   bool waiting_for_room_ = false;             // the loop sleeps until a request or a commit finishes
