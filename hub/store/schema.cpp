@@ -1,5 +1,6 @@
 #include "hub/store/schema.hpp"
 
+#include "hub/observability/log.hpp"
 #include "hub/store/row_format.hpp"
 
 #include <array>
@@ -194,12 +195,15 @@ void migrate(WriteDb& c, std::span<const Migration> list, const char* begin) {
     if (applied(m.version)) continue;
     try {
       // Checked again inside the transaction: another hub may have migrated meanwhile.
+      bool ran = false;
       in_transaction([&] {
         if (applied(m.version)) return;
         check(c.exec_script(m.sql));
         check(c.write("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                       [&](Params& q) { q.bind(1, std::int64_t{m.version}).bind(2, to_db_time(wall_clock())); }));
+        ran = true;
       });
+      if (ran) obs::Log::info("store_migrated", {{"version", std::to_string(m.version)}, {"migration", m.description}});
     } catch (const std::runtime_error& e) {
       throw std::runtime_error("store: migration " + std::to_string(m.version) + " (" + std::string(m.description) +
                                ") failed: " + e.what());

@@ -1,6 +1,7 @@
 // The store's schema as a versioned list of migrations per database, applied in order on open,
 // each once and each in its own transaction; `schema_migrations` records which were applied and
-// when. Never edit a migration that has shipped: add the next one.
+// when; each one applied is logged (store_migrated). Never edit a migration that has shipped: add
+// the next one.
 #pragma once
 
 #include "hub/store/db.hpp"

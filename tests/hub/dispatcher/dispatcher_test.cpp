@@ -448,7 +448,8 @@ TEST_CASE("dispatcher: at most `concurrency` requests in flight, and all get don
   CHECK(client.calls.size() == 10);
 }
 
-TEST_CASE("dispatcher: a slow commit does not hold a request's place; at most 4 x concurrency taken", "[dispatcher]") {
+TEST_CASE("dispatcher: a slow commit does not hold a request's place, and at most 4 x concurrency are taken",
+          "[dispatcher]") {
   asio::io_context io;
   FakeStore store;
   for (int i = 0; i < 12; ++i) store.add(entry("E" + std::to_string(i), "postal", kPostal));
