@@ -1,9 +1,9 @@
 #include "hub/connectors/amqp_postal.hpp"
 
+#include "hub/common/await_done.hpp"
 #include "hub/connectors/outcome.hpp"
 #include "hub/observability/log.hpp"
 #include "hub/queue/postal_queues.hpp"
-#include "hub/service/async.hpp"
 
 #include <future>
 #include <pthread.h>
@@ -132,21 +132,20 @@ queue::Outgoing AmqpPostal::order_outgoing(const store::OutboxEntry& entry) cons
 asio::awaitable<Attempt> AmqpPostal::send(const store::OutboxEntry& entry) {
   // Built outside the coroutine's frame: GCC 12 miscompiles brace initialisation in coroutines.
   queue::Outgoing out = order_outgoing(entry);
-  const dh::Outcome<void> confirmed =
-      co_await service::await_done<void>([&](std::function<void(dh::Outcome<void>)> done) {
-        {
-          std::lock_guard lock(mutex_);
-          if (!stopping_) {
-            orders_.push_back(Order{std::move(out), std::move(done)});
-            done = nullptr;
-          }
-        }
-        if (done) {
-          done(make_error("the connector is stopping"));
-          return;
-        }
-        cv_.notify_all();
-      });
+  const dh::Outcome<void> confirmed = co_await await_done<void>([&](std::function<void(dh::Outcome<void>)> done) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_) {
+        orders_.push_back(Order{std::move(out), std::move(done)});
+        done = nullptr;
+      }
+    }
+    if (done) {
+      done(make_error("the connector is stopping"));
+      return;
+    }
+    cv_.notify_all();
+  });
   Attempt a;
   if (confirmed) {
     a.handed_over = true;

@@ -1,15 +1,12 @@
 #include "hub/dispatcher/dispatcher.hpp"
 
+#include "hub/common/await_done.hpp"
 #include "hub/connectors/outcome.hpp"
 #include "hub/observability/log.hpp"
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -23,22 +20,6 @@ using connectors::Outcome;
 constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 namespace {
-
-// Awaits a store write: `start(done)` hands `done` to the store, which calls it once on its writer
-// thread; the result is posted back to the awaiting coroutine's executor (nothing else runs on the
-// writer), and the io_context is kept from running out of work meanwhile.
-template <class T, class Start>
-asio::awaitable<dh::Outcome<T>> await_store(Start start) {
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(dh::Outcome<T>)>(
-      [start = std::move(start)](auto handler) mutable {
-        auto work = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        start(store::Done<T>([h, work](dh::Outcome<T> r) mutable {
-          asio::post(work, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-        }));
-      },
-      asio::use_awaitable);
-}
 
 Timestamp to_timestamp(std::chrono::system_clock::time_point t) {
   return Timestamp::from_system(t);
@@ -327,7 +308,7 @@ asio::awaitable<void> Dispatcher::run() {
 
 asio::awaitable<dh::Outcome<std::vector<store::OutboxEntry>>> Dispatcher::claim(Timestamp now, std::size_t limit,
                                                                                 std::vector<std::string> skip) {
-  co_return co_await await_store<std::vector<store::OutboxEntry>>(
+  co_return co_await await_done_tracked<std::vector<store::OutboxEntry>>(
       [&](store::Done<std::vector<store::OutboxEntry>> done) {
         store_.claim_async(now, settings_.lease, limit, std::move(skip), std::move(done));
       });
@@ -451,7 +432,7 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::record(const store::OutboxEn
       m.delivered->inc();
       action = "delivered";
       settled.what = Settlement::What::delivered;
-      recorded = co_await await_store<void>([&](store::Done<void> done) {
+      recorded = co_await await_done_tracked<void>([&](store::Done<void> done) {
         store_.delivered(entry, store::Delivered{c.item_code}, to_timestamp(now), std::move(done));
       });
       break;
@@ -461,7 +442,7 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::record(const store::OutboxEn
         m.dead_letters->inc();
         action = "dead_letter";
         settled.what = Settlement::What::dead_lettered;
-        recorded = co_await await_store<void>([&](store::Done<void> done) {
+        recorded = co_await await_done_tracked<void>([&](store::Done<void> done) {
           store_.dead_letter(entry, "gave up after " + std::to_string(attempt_no) + " attempts; last: " + c.reason,
                              to_timestamp(now), std::move(done));
         });
@@ -472,7 +453,7 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::record(const store::OutboxEn
         action = "retry_later";
         settled.what = Settlement::What::retry;
         settled.delay = delay;
-        recorded = co_await await_store<void>([&](store::Done<void> done) {
+        recorded = co_await await_done_tracked<void>([&](store::Done<void> done) {
           store_.retry_later(entry, to_timestamp(now + delay + slack), c.reason, std::move(done));
         });
       }
@@ -482,7 +463,7 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::record(const store::OutboxEn
       m.dead_letters->inc();
       action = "dead_letter";
       settled.what = Settlement::What::dead_lettered;
-      recorded = co_await await_store<void>([&](store::Done<void> done) {
+      recorded = co_await await_done_tracked<void>([&](store::Done<void> done) {
         store_.dead_letter(entry, "rejected: " + c.reason, to_timestamp(now), std::move(done));
       });
       break;

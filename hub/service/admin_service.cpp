@@ -1,7 +1,7 @@
 #include "hub/service/admin_service.hpp"
 
+#include "hub/common/await_done.hpp"
 #include "hub/observability/log.hpp"
-#include "hub/service/async.hpp"
 #include "hub/service/query.hpp"
 
 #include <boost/json.hpp>

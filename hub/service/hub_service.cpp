@@ -1,9 +1,9 @@
 #include "hub/service/hub_service.hpp"
 
+#include "hub/common/await_done.hpp"
 #include "hub/common/ids.hpp"
 #include "hub/common/text.hpp"
 #include "hub/observability/log.hpp"
-#include "hub/service/async.hpp"
 #include "hub/service/intake_order.hpp"
 #include "hub/service/query.hpp"
 

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <pthread.h>
@@ -55,6 +56,15 @@ Outcome<std::vector<OutboxEntry>> do_claim(Db& c, const Timestamp& now, std::chr
     if (!w) return w.error();
   }
   return out;
+}
+
+// The claim as an operation for the writer (leasing is a write).
+std::function<Outcome<std::vector<OutboxEntry>>(Db&)> claim_op(Timestamp now, std::chrono::seconds lease,
+                                                               std::size_t limit,
+                                                               const std::vector<std::string>& skip_targets) {
+  return [now, lease, limit, skip_json = ops::json_text_array(skip_targets)](Db& c) {
+    return do_claim(c, now, lease, limit, skip_json);
+  };
 }
 
 // Read connections, taken by the calling thread for one read and given back.
@@ -225,17 +235,12 @@ SqliteStore::~SqliteStore() = default;
 
 Outcome<std::vector<OutboxEntry>> SqliteStore::claim(Timestamp now, std::chrono::seconds lease, std::size_t limit,
                                                      const std::vector<std::string>& skip_targets) {
-  return impl_->writer_.submit_and_wait<std::vector<OutboxEntry>>(
-      [now, lease, limit, skip_json = ops::json_text_array(skip_targets)](Db& c) {
-        return do_claim(c, now, lease, limit, skip_json);
-      });
+  return impl_->writer_.submit_and_wait<std::vector<OutboxEntry>>(claim_op(now, lease, limit, skip_targets));
 }
 
 void SqliteStore::claim_async(Timestamp now, std::chrono::seconds lease, std::size_t limit,
                               std::vector<std::string> skip_targets, Done<std::vector<OutboxEntry>> done) {
-  impl_->writer_.submit<std::vector<OutboxEntry>>([now, lease, limit, skip_json = ops::json_text_array(skip_targets)](
-                                                      Db& c) { return do_claim(c, now, lease, limit, skip_json); },
-                                                  std::move(done));
+  impl_->writer_.submit<std::vector<OutboxEntry>>(claim_op(now, lease, limit, skip_targets), std::move(done));
 }
 
 SqliteStats SqliteStore::stats() const noexcept {
