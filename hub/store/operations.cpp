@@ -119,6 +119,13 @@ std::int64_t as_int64(std::size_t n) {
   return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
 }
 
+Outcome<void> append_outbox_row(const Row& row, std::vector<OutboxEntry>& out) {
+  auto e = outbox_row(row);
+  if (!e) return e.error();
+  out.push_back(std::move(*e));
+  return {};
+}
+
 std::string json_text_array(const std::vector<std::string>& items) {
   boost::json::array a;
   for (const auto& i : items) a.emplace_back(i);

@@ -64,6 +64,8 @@ Outcome<AuditCheck> verify_audit(Db& c);
 // The columns a claim returns, in this order: id, kind, target, hub_id, url, content_type,
 // payload, due_at, attempts, last_error.
 Outcome<OutboxEntry> outbox_row(const Row& row);
+// outbox_row appended to `out`: a claim's row callback.
+Outcome<void> append_outbox_row(const Row& row, std::vector<OutboxEntry>& out);
 
 // skip_targets as one JSON array of text, bound as one value: no SQL text is built from values.
 std::string json_text_array(const std::vector<std::string>& items);

@@ -143,9 +143,18 @@ INSERT INTO dossier_state (hub_id, status, item_code, updated_at)
 ALTER TABLE dossiers DROP COLUMN status, DROP COLUMN item_code, DROP COLUMN updated_at;
 )sql";
 
+// As in schema.cpp (migration 3): free and leased entries have an index each, for a claim that
+// reads only what it takes (pg_store.cpp, kClaim).
+constexpr const char* kOutboxClaimIndexes = R"sql(
+DROP INDEX outbox_by_due;
+CREATE INDEX outbox_free ON outbox (target, due_at, id) WHERE lease_until IS NULL;
+CREATE INDEX outbox_leased ON outbox (lease_until) WHERE lease_until IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "messages, dossiers, status events, outbox, dead letters, rejections, audit", kInitialSchema},
     Migration{2, "dossier status in a table of its own", kDossierState},
+    Migration{3, "outbox indexes for a claim that reads only what it takes", kOutboxClaimIndexes},
 };
 
 }  // namespace

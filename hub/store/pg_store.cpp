@@ -14,14 +14,27 @@ namespace dh::store {
 
 namespace {
 
-// One statement: the due entries that no other claim holds (SKIP LOCKED), leased. A row that
-// another instance leased and committed since this statement's snapshot is checked again on its
-// new version (READ COMMITTED), so its fresh lease excludes it.
+// One statement: the due entries that no other claim holds (SKIP LOCKED), leased. The candidates
+// come from two partial indexes (pg_schema.cpp, migration 3): each target's first free entries
+// (the targets found by a loose index scan), and leases that ran out. So a claim never walks the
+// entries in flight or a backlog behind an open breaker (skipped targets), which a scan of
+// outbox_by_due did on every poll. A row that another instance leased and committed since this
+// statement's snapshot is checked again on its new version (READ COMMITTED), so its fresh lease
+// excludes it.
 constexpr std::string_view kClaim =
-    "WITH due AS ("
-    "SELECT id FROM outbox WHERE due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) "
-    "AND target NOT IN (SELECT jsonb_array_elements_text(?2::text::jsonb)) "
-    "ORDER BY due_at, id LIMIT ?3 FOR UPDATE SKIP LOCKED), "
+    "WITH RECURSIVE targets AS ("
+    "(SELECT target FROM outbox WHERE lease_until IS NULL ORDER BY target LIMIT 1) "
+    "UNION ALL SELECT (SELECT o.target FROM outbox o WHERE o.lease_until IS NULL AND o.target > t.target "
+    "ORDER BY o.target LIMIT 1) FROM targets t WHERE t.target IS NOT NULL), "
+    "skip AS (SELECT jsonb_array_elements_text(?2::text::jsonb) AS target), "
+    "candidates AS ("
+    "SELECT f.id FROM targets t CROSS JOIN LATERAL (SELECT o.id FROM outbox o WHERE o.lease_until IS NULL "
+    "AND o.target = t.target AND o.due_at <= ?1 ORDER BY o.due_at, o.id LIMIT ?3) f "
+    "WHERE t.target IS NOT NULL AND t.target NOT IN (SELECT target FROM skip) "
+    "UNION ALL SELECT id FROM outbox WHERE lease_until IS NOT NULL AND lease_until <= ?1 "
+    "AND target NOT IN (SELECT target FROM skip)), "
+    "due AS (SELECT id FROM outbox WHERE id IN (SELECT id FROM candidates) AND due_at <= ?1 "
+    "AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY due_at, id LIMIT ?3 FOR UPDATE SKIP LOCKED), "
     "leased AS (UPDATE outbox SET lease_until = ?4 FROM due WHERE outbox.id = due.id "
     "RETURNING outbox.id, kind, target, hub_id, url, content_type, payload, due_at, attempts, last_error) "
     "SELECT * FROM leased ORDER BY due_at, id";
@@ -185,12 +198,7 @@ Outcome<std::vector<OutboxEntry>> PgStore::claim(Timestamp now, std::chrono::sec
     auto r = c.each(
         kClaim,
         [&](Params& q) { q.bind(1, now_text).bind(2, skip_json).bind(3, ops::as_int64(limit)).bind(4, until_text); },
-        [&](const Row& q) -> Outcome<void> {
-          auto e = ops::outbox_row(q);
-          if (!e) return e.error();
-          out.push_back(std::move(*e));
-          return {};
-        });
+        [&](const Row& q) { return ops::append_outbox_row(q, out); });
     if (!r) return r.error();
     return out;
   });

@@ -134,9 +134,20 @@ ALTER TABLE dossiers DROP COLUMN item_code;
 ALTER TABLE dossiers DROP COLUMN updated_at;
 )sql";
 
+// The claim walked outbox_by_due from the oldest entry and skipped, row by row, the entries in
+// flight and those of targets behind an open breaker: during an outage of the postal core that
+// was the whole backlog on every poll. Free and leased entries now have an index each
+// (sqlite_store.cpp, the claim), and a claim reads only what it takes.
+constexpr const char* kOutboxClaimIndexes = R"sql(
+DROP INDEX outbox_by_due;
+CREATE INDEX outbox_free ON outbox (target, due_at, id) WHERE lease_until IS NULL;
+CREATE INDEX outbox_leased ON outbox (lease_until) WHERE lease_until IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "messages, dossiers, status events, outbox, dead letters, rejections, audit", kInitialSchema},
     Migration{2, "dossier status in a table of its own", kDossierState},
+    Migration{3, "outbox indexes for a claim that reads only what it takes", kOutboxClaimIndexes},
 };
 
 [[noreturn]] void fail(const Error& e) {

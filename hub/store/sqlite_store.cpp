@@ -8,6 +8,7 @@
 #include "hub/store/schema.hpp"
 #include "hub/store/sqlite.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -29,31 +30,68 @@ using sqlite::Connection;
 
 namespace {
 
-constexpr std::string_view kClaimable =
-    "SELECT id, kind, target, hub_id, url, content_type, payload, due_at, attempts, last_error FROM outbox "
-    "WHERE due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) "
-    "AND target NOT IN (SELECT value FROM json_each(?2)) ORDER BY due_at, id LIMIT ?3";
-constexpr std::string_view kLease = "UPDATE outbox SET lease_until = ?2 WHERE id = ?1";
+// The claim reads two partial indexes (schema.cpp, migration 3): free entries by (target, due_at,
+// id) and leased ones by lease end. It never walks entries it cannot take, so neither the entries
+// in flight nor a backlog behind an open breaker (skipped targets) make it slower: during an
+// outage of the postal core a scan over the whole outbox ran on every poll and took the writer.
+constexpr std::string_view kReleaseExpired =
+    "UPDATE outbox SET lease_until = NULL WHERE lease_until IS NOT NULL AND lease_until <= ?1";
+// The distinct targets with free entries: one index seek each (a loose index scan).
+constexpr std::string_view kFreeTargets =
+    "WITH RECURSIVE t(target) AS (SELECT min(target) FROM outbox WHERE lease_until IS NULL "
+    "UNION ALL SELECT (SELECT min(target) FROM outbox WHERE lease_until IS NULL AND target > t.target) FROM t "
+    "WHERE t.target IS NOT NULL) SELECT target FROM t WHERE target IS NOT NULL";
+// One target's first due entries, from the index alone; ?4 cuts off what cannot make the claim.
+constexpr std::string_view kDueOfTarget =
+    "SELECT due_at, id FROM outbox WHERE lease_until IS NULL AND target = ?1 AND due_at <= ?2 AND due_at <= ?4 "
+    "ORDER BY due_at, id LIMIT ?3";
+constexpr std::string_view kTakeEntry =
+    "UPDATE outbox SET lease_until = ?2 WHERE id = ?1 "
+    "RETURNING id, kind, target, hub_id, url, content_type, payload, due_at, attempts, last_error";
 
+// The `limit` free entries due first, over every target not skipped, oldest first (ties by id),
+// leased until now + lease.
 Outcome<std::vector<OutboxEntry>> do_claim(Db& c, const Timestamp& now, std::chrono::seconds lease, std::size_t limit,
-                                           const std::string& skip_json) {
-  std::vector<OutboxEntry> out;
+                                           const std::vector<std::string>& skip_targets) {
   const std::string now_text = to_db_time(now);
-  auto r = c.each(
-      kClaimable, [&](Params& q) { q.bind(1, now_text).bind(2, skip_json).bind(3, ops::as_int64(limit)); },
+  if (auto r = c.write(kReleaseExpired, [&](Params& q) { q.bind(1, now_text); }); !r) return r.error();
+  std::vector<std::string> targets;
+  auto t = c.each(
+      kFreeTargets, [](Params&) {},
       [&](const Row& q) -> Outcome<void> {
-        auto e = ops::outbox_row(q);
-        if (!e) return e.error();
-        out.push_back(std::move(*e));
+        targets.push_back(q.text(0));
         return {};
       });
-  if (!r) return r.error();
+  if (!t) return t.error();
+
+  // A k-way pick: each target's first `limit`, kept sorted and cut to `limit`; once full, only
+  // entries due no later than the last kept one can still enter.
+  std::vector<std::pair<std::string, std::string>> due;  // (due_at, id)
+  for (const auto& target : targets) {
+    if (std::find(skip_targets.begin(), skip_targets.end(), target) != skip_targets.end()) continue;
+    const std::string cutoff = due.size() < limit ? now_text : due.back().first;
+    auto r = c.each(
+        kDueOfTarget,
+        [&](Params& q) { q.bind(1, target).bind(2, now_text).bind(3, ops::as_int64(limit)).bind(4, cutoff); },
+        [&](const Row& q) -> Outcome<void> {
+          due.emplace_back(q.text(0), q.text(1));
+          return {};
+        });
+    if (!r) return r.error();
+    std::sort(due.begin(), due.end());
+    if (due.size() > limit) due.resize(limit);
+  }
+
   Timestamp until = now;
   until.utc += lease;
   const std::string until_text = to_db_time(until);
-  for (const auto& e : out) {
-    auto w = c.write(kLease, [&](Params& q) { q.bind(1, e.id).bind(2, until_text); });
-    if (!w) return w.error();
+  std::vector<OutboxEntry> out;
+  out.reserve(due.size());
+  for (const auto& [at, id] : due) {
+    auto r = c.each(
+        kTakeEntry, [&](Params& q) { q.bind(1, id).bind(2, until_text); },
+        [&](const Row& q) { return ops::append_outbox_row(q, out); });
+    if (!r) return r.error();
   }
   return out;
 }
@@ -62,9 +100,7 @@ Outcome<std::vector<OutboxEntry>> do_claim(Db& c, const Timestamp& now, std::chr
 std::function<Outcome<std::vector<OutboxEntry>>(Db&)> claim_op(Timestamp now, std::chrono::seconds lease,
                                                                std::size_t limit,
                                                                const std::vector<std::string>& skip_targets) {
-  return [now, lease, limit, skip_json = ops::json_text_array(skip_targets)](Db& c) {
-    return do_claim(c, now, lease, limit, skip_json);
-  };
+  return [now, lease, limit, skip_targets](Db& c) { return do_claim(c, now, lease, limit, skip_targets); };
 }
 
 // Read connections, taken by the calling thread for one read and given back.

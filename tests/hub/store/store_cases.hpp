@@ -450,6 +450,42 @@ TEST_CASE("claim leases due entries: a second claim gets nothing until the lease
   }
 }
 
+TEST_CASE("claim takes the entries due first over every target, and a skipped backlog holds back no other") {
+  Backend db;
+  auto store = db.open();
+  auto& s = *store;
+  // Six entries for the postal core due first (a backlog behind an open breaker), then three
+  // callbacks for two agencies, interleaved in time.
+  auto r = make_accept("STP-T", 9);
+  const char* targets[] = {"vnpost", "vnpost", "vnpost", "vnpost", "vnpost", "vnpost", "hcm-a", "hcm-b", "hcm-a"};
+  const int due[] = {-90, -89, -88, -87, -86, -85, -30, -40, -20};
+  for (std::size_t i = 0; i < r.outbox.size(); ++i) {
+    r.outbox[i].target = targets[i];
+    r.outbox[i].due_at = at(due[i]);
+  }
+  const auto entries = r.outbox;
+  REQUIRE(accept_sync(s, std::move(r)));
+  auto ids = [](const Outcome<std::vector<OutboxEntry>>& got) {
+    std::vector<std::string> out;
+    for (const auto& e : got.value()) out.push_back(e.id);
+    return out;
+  };
+
+  // The limit cuts across targets by due time: the postal core's four oldest.
+  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 4, {})) ==
+        std::vector<std::string>{entries[0].id, entries[1].id, entries[2].id, entries[3].id});
+  // Then what is left, oldest first, whatever its target.
+  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 3, {})) ==
+        std::vector<std::string>{entries[4].id, entries[5].id, entries[7].id});
+  // Skipping one agency leaves its entry for later; the other's comes.
+  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 10, {"hcm-a"})).empty());
+  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 10, {"hcm-b"})) ==
+        std::vector<std::string>{entries[6].id, entries[8].id});
+  // After the leases end, with the postal core skipped, only the agencies' entries come back.
+  CHECK(ids(s.claim(at(40), std::chrono::seconds(30), 10, {"vnpost"})) ==
+        std::vector<std::string>{entries[7].id, entries[6].id, entries[8].id});
+}
+
 TEST_CASE("retry_later counts the attempt, keeps the error and makes the entry due later") {
   Backend db;
   auto store = db.open();
