@@ -1,5 +1,7 @@
 #include "hub/store/sqlite.hpp"
 
+#include "hub/store/wal_batch_vfs.hpp"
+
 #include <sqlite3.h>
 
 namespace dh::store::sqlite {
@@ -87,7 +89,8 @@ Outcome<std::unique_ptr<Connection>> Connection::open(const std::filesystem::pat
       break;
   }
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  // The writer's WAL frames go to the file in one write per commit (wal_batch_vfs.hpp).
+  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, mode == Mode::write ? wal_batch_vfs() : nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = "store: cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);
