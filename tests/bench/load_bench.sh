@@ -21,7 +21,8 @@
 # (hcm-immigration; or hcm-ward-lgsp), SIM_EVENT_STEP (the simulator's events.step, 2s as in the
 # sample), DRAIN_MAX (600 s: give up waiting for the outbox), BUILD_DIR (build/release),
 # LOAD_BENCH and HUB_BIN (the binaries), KEEP=1 keeps the temporary folder, SKIP_BARE=1 skips the
-# bare server (the long memory run).
+# bare server (the long memory run), POSTAL_DOWN=1 points the hub at a port where nothing listens
+# (the postal core down for the whole run: accepts while the outbox only grows; no end to end).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$root/build/release}
@@ -36,6 +37,7 @@ AGENCY=${AGENCY:-hcm-immigration}
 SIM_EVENT_STEP=${SIM_EVENT_STEP:-2s}
 DRAIN_MAX=${DRAIN_MAX:-600}
 KEEP=${KEEP:-0}
+POSTAL_DOWN=${POSTAL_DOWN:-0}
 
 die() { echo "load_bench.sh: $*" >&2; exit 2; }
 [[ -x $LOAD_BENCH ]] || die "$LOAD_BENCH is not built (target load_bench)"
@@ -110,8 +112,10 @@ for run in $(seq 1 "$RUNS"); do
   HUB_PORT=$(free_port)
   ADMIN_PORT=$(free_port)
   SIM_PORT=$(free_port)
+  POSTAL_PORT=$SIM_PORT
+  [[ $POSTAL_DOWN == 1 ]] && POSTAL_PORT=$(free_port)  # nothing listens there
   sed -e "s|port: 8443|port: $HUB_PORT|; s|port: 8444|port: $ADMIN_PORT|" \
-    -e "s|https://127.0.0.1:9443|https://127.0.0.1:$SIM_PORT|" \
+    -e "s|https://127.0.0.1:9443|https://127.0.0.1:$POSTAL_PORT|" \
     -e "s|\.\./certs/dev|$CERTS|g; s|\.\./mappings|$root/mappings|g" \
     -e "s|file: \.\./build/demo/dossier-hub.db|file: $dir/hub.db|" \
     -e "s|agency_rate: 500|agency_rate: 1000000|; s|agency_burst: 1000|agency_burst: 1000000|" \
@@ -155,7 +159,9 @@ for run in $(seq 1 "$RUNS"); do
   # ---- 3. end to end: wait until every dossier the hub accepted has its order at the simulator
   expected=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dossiers_total"])' "$dir/hub.json")
   drain_deadline=$((SECONDS + DRAIN_MAX))
-  while (($(orders_in "$journal") < expected && SECONDS < drain_deadline)); do sleep 0.5; done
+  while [[ $POSTAL_DOWN != 1 ]] && (($(orders_in "$journal") < expected && SECONDS < drain_deadline)); do
+    sleep 0.5
+  done
   drained_at=$(date +%s.%N)
   depth=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^dossier_hub_outbox_depth/ {print $2}')
   stop "$hub_pid"
