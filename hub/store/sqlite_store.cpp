@@ -34,8 +34,11 @@ namespace {
 // id) and leased ones by lease end. It never walks entries it cannot take, so neither the entries
 // in flight nor a backlog behind an open breaker (skipped targets) make it slower: during an
 // outage of the postal core a scan over the whole outbox ran on every poll and took the writer.
-constexpr std::string_view kReleaseExpired =
-    "UPDATE outbox SET lease_until = NULL WHERE lease_until IS NOT NULL AND lease_until <= ?1";
+//
+// Leases that ran out (their holder stalled past `lease`) are candidates like free entries, and
+// until a claim takes one its holder may still extend it.
+constexpr std::string_view kExpired =
+    "SELECT due_at, id, target FROM outbox WHERE lease_until IS NOT NULL AND lease_until <= ?1";
 // The distinct targets with free entries: one index seek each (a loose index scan).
 constexpr std::string_view kFreeTargets =
     "WITH RECURSIVE t(target) AS (SELECT min(target) FROM outbox WHERE lease_until IS NULL "
@@ -54,7 +57,20 @@ constexpr std::string_view kTakeEntry =
 Outcome<std::vector<OutboxEntry>> do_claim(Db& c, const Timestamp& now, std::chrono::seconds lease, std::size_t limit,
                                            const std::vector<std::string>& skip_targets) {
   const std::string now_text = to_db_time(now);
-  if (auto r = c.write(kReleaseExpired, [&](Params& q) { q.bind(1, now_text); }); !r) return r.error();
+  auto skipped = [&](const std::string& target) {
+    return std::find(skip_targets.begin(), skip_targets.end(), target) != skip_targets.end();
+  };
+  std::vector<std::pair<std::string, std::string>> due;  // (due_at, id)
+  auto expired = c.each(
+      kExpired, [&](Params& q) { q.bind(1, now_text); },
+      [&](const Row& q) -> Outcome<void> {
+        if (!skipped(q.text(2))) due.emplace_back(q.text(0), q.text(1));
+        return {};
+      });
+  if (!expired) return expired.error();
+  std::sort(due.begin(), due.end());
+  if (due.size() > limit) due.resize(limit);
+
   std::vector<std::string> targets;
   auto t = c.each(
       kFreeTargets, [](Params&) {},
@@ -66,9 +82,8 @@ Outcome<std::vector<OutboxEntry>> do_claim(Db& c, const Timestamp& now, std::chr
 
   // A k-way pick: each target's first `limit`, kept sorted and cut to `limit`; once full, only
   // entries due no later than the last kept one can still enter.
-  std::vector<std::pair<std::string, std::string>> due;  // (due_at, id)
   for (const auto& target : targets) {
-    if (std::find(skip_targets.begin(), skip_targets.end(), target) != skip_targets.end()) continue;
+    if (skipped(target)) continue;
     const std::string cutoff = due.size() < limit ? now_text : due.back().first;
     auto r = c.each(
         kDueOfTarget,
