@@ -99,6 +99,7 @@ int run_postal_sim(std::span<char*> args) {
     // Connections still open have coroutines that refer to the simulator: leave them to the
     // operating system (every order and acknowledgement is already in the journal, fsync'd).
     obs::Log::info("stopped", {{"open_connections", "abandoned"}});
+    obs::Log::flush();
     std::_Exit(kExitOk);
   }
   signals.cancel();

@@ -1,4 +1,5 @@
-// JSON log lines on standard error, one event per line: {"ts", "level", "event", ...fields}.
+// JSON log lines on standard error, one event per line: {"ts", "level", "event", ...fields},
+// written by a thread of their own within a few milliseconds, and all of them at exit.
 // Fields are ids, codes, counts and statuses: callers never pass names, ID numbers, phones or
 // addresses (a test greps the logs of a full run for the samples' personal data).
 #pragma once
@@ -21,6 +22,8 @@ class Log {
   static void set_level(std::string_view name) noexcept;
   static bool enabled(Level level) noexcept;
   static void write(Level level, std::string_view event, std::initializer_list<Field> fields = {});
+  // Writes every line logged so far, now: before std::_Exit, which skips the exit handlers.
+  static void flush();
 
   static void debug(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::debug, e, f); }
   static void info(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::info, e, f); }
