@@ -1,5 +1,7 @@
 #include "hub/observability/log.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -62,15 +64,15 @@ class Sink {
     if (wake) work_.notify_one();
   }
 
-  // What is pending, written now by the caller.
+  // What is pending, written now by the caller, after any batch the thread took before it.
   void flush() {
     std::string out;
-    {
-      std::lock_guard lock(m_);
-      out.swap(pending_);
-    }
+    std::unique_lock lock(m_);
+    std::lock_guard batch(batch_);  // taken with m_ held: batches are written in the order taken
+    out.swap(pending_);
+    lock.unlock();
     room_.notify_all();
-    write_stderr(out);
+    if (!out.empty()) write_stderr(out);
   }
 
  private:
@@ -90,10 +92,13 @@ class Sink {
         std::this_thread::sleep_for(kGather);  // let lines gather: one write for all of them
         lock.lock();
       }
-      out.swap(pending_);  // pending_ gets the emptied buffer back, capacity kept
-      lock.unlock();
-      room_.notify_all();
-      write_stderr(out);
+      {
+        std::lock_guard batch(batch_);  // as in flush(): a later batch never overtakes this one
+        out.swap(pending_);             // pending_ gets the emptied buffer back, capacity kept
+        lock.unlock();
+        room_.notify_all();
+        if (!out.empty()) write_stderr(out);  // flush() may have taken everything meanwhile
+      }
       out.clear();
       lock.lock();
     }
@@ -124,51 +129,15 @@ class Sink {
   }
 
   std::mutex m_;
+  std::mutex batch_;  // held from taking a batch (under m_) until it is written
   std::condition_variable work_, room_;
   std::string pending_;
   bool stopping_ = false, stopped_ = false, child_ = false;
   std::thread thread_;  // last: started once the rest is ready
 };
 
-// A JSON string literal, without building a boost::json::string and its serialisation per field.
 void quoted(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
+  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
 }
 
 }  // namespace
