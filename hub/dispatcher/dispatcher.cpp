@@ -69,8 +69,10 @@ void log_breaker(const std::string& target, CircuitBreaker::State from, CircuitB
 asio::awaitable<Attempt> HttpsConnector::send(const store::OutboxEntry& entry) {
   connectors::Headers headers;
   headers.emplace_back("Idempotency-Key", entry.id);
+  std::string url = resolve_ ? resolve_(entry) : std::string();
+  if (url.empty()) url = entry.url;
   connectors::HttpResult answer =
-      co_await client_.post(entry.url, entry.content_type, entry.payload, std::move(headers));
+      co_await client_.post(std::move(url), entry.content_type, entry.payload, std::move(headers));
   Attempt a;
   a.classification = entry.kind == store::OutboxKind::postal_order
                          ? connectors::classify_postal_intake(answer, now_())

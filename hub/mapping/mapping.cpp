@@ -517,6 +517,10 @@ bool Mapping::has_callback() const noexcept {
   return impl_->callback.has_value();
 }
 
+std::string_view Mapping::callback_url() const noexcept {
+  return impl_->callback ? std::string_view(impl_->callback->url) : std::string_view();
+}
+
 std::vector<std::string> Mapping::message_types() const {
   std::vector<std::string> out;
   for (const auto& m : impl_->messages) out.push_back(m.name);

@@ -97,6 +97,8 @@ class Mapping {
   // Renders the agency's status callback; nullopt when the mapping has no callback section.
   [[nodiscard]] Outcome<RenderedCallback> render_callback(const StatusReport& r) const;
   [[nodiscard]] bool has_callback() const noexcept;
+  // The callback section's `url`; empty without one.
+  [[nodiscard]] std::string_view callback_url() const noexcept;
 
   struct Impl;  // the compiled form (model.hpp), opaque to users
 

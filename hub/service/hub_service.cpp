@@ -4,6 +4,7 @@
 #include "hub/common/ids.hpp"
 #include "hub/common/text.hpp"
 #include "hub/observability/log.hpp"
+#include "hub/service/delivery_url.hpp"
 #include "hub/service/intake_order.hpp"
 #include "hub/service/query.hpp"
 
@@ -474,8 +475,8 @@ asio::awaitable<Response> HubService::post_events(Request& req, const std::strin
   for (auto& e : events) {
     const std::string event_id = e.event_id;
     // Renders the agency's callback when the event moves a dossier the agency subscribed for.
-    store::CallbackMaker make = [maps, clock = ctx_.clock, redirect = ctx_.config.callback_redirect](
-                                    const store::StoredDossier& before, const store::StatusEvent& ev) {
+    store::CallbackMaker make = [maps, clock = ctx_.clock, &config = ctx_.config](const store::StoredDossier& before,
+                                                                                  const store::StatusEvent& ev) {
       std::vector<store::OutboxEntry> out;
       const mapping::Mapping* m = maps->find(before.dossier.agency.id);
       const std::string status(to_string(ev.status));
@@ -501,7 +502,7 @@ asio::awaitable<Response> HubService::post_events(Request& req, const std::strin
       cb.kind = store::OutboxKind::agency_callback;
       cb.target = m->agency_id();
       cb.hub_id = before.dossier.hub_id.value_or("");
-      cb.url = redirect.empty() ? rendered->url : redirect + "/" + m->agency_id();
+      cb.url = callback_url(config, *m);
       cb.content_type = rendered->content_type;
       cb.payload = std::move(rendered->body);
       cb.due_at = ev.received_at;

@@ -56,4 +56,32 @@ for id in "${ids[@]}"; do
 done
 check "duplicate and reordered events never moved a status backwards" test "$backwards" -eq 0
 check "and some did arrive late or twice ($not_applied kept without applying)" test "$not_applied" -gt 0
+
+# The postal core moves: orders queued while the hub was configured with its old address go to
+# the new one once the hub restarts with it (the URL is configuration, not part of the work).
+stop_hub
+old_url="https://127.0.0.1:$(free_port)"
+sed -i "s|url: \"https://127.0.0.1:$SIM_PORT\"|url: \"$old_url\"|" "$E2E_DIR/hub.yaml"
+check "the hub restarts with the postal core's old address" start_hub
+moved=()
+for i in $(seq 1 5); do
+  jq --arg c "$(printf '000.00.15.H29-251128-8%03d' "$i")" --arg m "$(printf '7d2e0b4c-1a2b-4c3d-8e9f-%012d' "$i")" \
+    '.hoSo.maHoSo = $c | .maThongDiep = $m' "$template" >"$E2E_DIR/m.json"
+  r=$(post hcm-immigration "$E2E_DIR/m.json")
+  [[ $(code_of "$r") == 202 ]] && moved+=("$(body_of "$r" | jq -r '.dossiers[0].hub_id')")
+done
+check "it accepts while the old address does not answer" test "${#moved[@]}" -eq 5
+retried_after_move() {
+  curl -s "$(admin_url /metrics)" | grep -E 'dossier_hub_dispatch_total\{.*outcome="retry"' | awk '{s += $2} END {exit !(s > 0)}'
+}
+for _ in $(seq 1 100); do retried_after_move && break; sleep 0.1; done
+check "their orders are retried against the old address" retried_after_move
+stop_hub
+sed -i "s|url: \"$old_url\"|url: \"https://127.0.0.1:$SIM_PORT\"|" "$E2E_DIR/hub.yaml"
+check "the hub restarts with the new address" start_hub
+all=true
+for id in "${moved[@]}"; do wait_status hcm-immigration "$id" delivered 90 || all=false; done
+check "the queued orders follow the endpoint to its new address and are delivered" $all
+n=$(jq -r 'select(.type == "order") | .order.dossier_code' "$journal" | grep -c '^000\.00\.15\.H29-251128-8')
+check "exactly one order each ($n for 5)" test "$n" -eq 5
 e2e_finish

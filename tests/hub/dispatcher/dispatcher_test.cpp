@@ -430,6 +430,35 @@ TEST_CASE("dispatcher: a reject goes to dead letters at once, and callbacks need
   CHECK(counter(metrics, "dossier_hub_dead_letters_total", {{"target", "postal"}}) == 2);
 }
 
+TEST_CASE("dispatcher: entries go to the URL the resolver names now, or to the one they were queued with",
+          "[dispatcher]") {
+  asio::io_context io;
+  FakeStore store;
+  store.add(entry("E1", "postal", "https://old-postal.test/v1/orders"));
+  store.add(entry("C1", "gone-agency", kAgency, store::OutboxKind::agency_callback));
+  ScriptedClient client;
+  client.script = [](const std::string& url, int) {
+    return url == kPostal ? status(201, R"({"item_code":"EB000000015VN"})") : status(204);
+  };
+  obs::Registry metrics;
+  dispatcher::Dispatcher d(io, store, client, fast_settings(), metrics);
+  std::vector<std::string> asked;
+  d.resolve_urls([&](const OutboxEntry& e) {
+    asked.push_back(e.id);
+    return e.target == "postal" ? kPostal : std::string();
+  });
+  d.start();
+  REQUIRE(run_until(io, [&] { return store.deliveries().size() == 2; }));
+  stop(io, d);
+  REQUIRE(client.calls.size() == 2);
+  std::vector<std::string> urls{client.calls[0].url, client.calls[1].url};
+  std::sort(urls.begin(), urls.end());
+  CHECK(urls == std::vector<std::string>{kAgency, kPostal});
+  std::sort(asked.begin(), asked.end());
+  CHECK(asked == std::vector<std::string>{"C1", "E1"});
+  CHECK(store.retries().empty());
+}
+
 TEST_CASE("dispatcher: at most `concurrency` requests in flight, and all get done", "[dispatcher]") {
   asio::io_context io;
   FakeStore store;
