@@ -408,8 +408,8 @@ class JsonFormat final : public mapping::Format {
     return {};
   }
 
-  Outcome<std::string> render(std::string_view,
-                              const std::vector<std::pair<std::string, Value>>& fields) const override {
+  Outcome<std::string> render(std::string_view, const std::vector<std::pair<std::string, Value>>& fields,
+                              mapping::Envelope) const override {
     json::object root;
     for (const auto& [path, value] : fields) {
       auto tokens = split_pointer(path);

@@ -659,13 +659,21 @@ class XmlFormat final : public mapping::Format {
     return {};
   }
 
-  Outcome<std::string> render(std::string_view root,
-                              const std::vector<std::pair<std::string, Value>>& fields) const override {
+  Outcome<std::string> render(std::string_view root, const std::vector<std::pair<std::string, Value>>& fields,
+                              mapping::Envelope envelope) const override {
     pugi::xml_document doc;
     auto decl = doc.append_child(pugi::node_declaration);
     decl.append_attribute("version") = "1.0";
     decl.append_attribute("encoding") = "UTF-8";
-    pugi::xml_node top = doc.append_child(std::string(root).c_str());
+    pugi::xml_node parent = doc;
+    if (envelope != mapping::Envelope::none) {
+      const std::string_view uri = envelope == mapping::Envelope::soap11 ? kSoap11 : kSoap12;
+      const std::string prefix = envelope_prefix(uri);
+      pugi::xml_node env = doc.append_child((prefix + ":Envelope").c_str());
+      env.append_attribute(("xmlns:" + prefix).c_str()) = std::string(uri).c_str();
+      parent = env.append_child((prefix + ":Body").c_str());
+    }
+    pugi::xml_node top = parent.append_child(std::string(root).c_str());
     std::vector<std::string> used;
     auto note_prefix = [&](std::string_view qname) {
       const auto colon = qname.find(':');
@@ -708,6 +716,17 @@ class XmlFormat final : public mapping::Format {
   }
 
  private:
+  // The mapping's own prefix for the envelope namespace, else the first conventional one that
+  // the mapping does not use for another namespace.
+  std::string envelope_prefix(std::string_view uri) const {
+    for (const auto& [prefix, u] : prefixes_)
+      if (u == uri) return prefix;
+    for (const char* p : {"soap", "soapenv", "env", "s"}) {
+      if (std::none_of(prefixes_.begin(), prefixes_.end(), [&](const auto& d) { return d.first == p; })) return p;
+    }
+    return "soap-envelope";
+  }
+
   std::optional<std::string> check_qname(std::string_view q) const {
     if (q.empty()) return std::string("an empty step");
     const auto colon = q.find(':');

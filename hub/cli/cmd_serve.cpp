@@ -9,7 +9,7 @@
 #include "hub/queue/amqp_url.hpp"
 #include "hub/queue/queue_driver.hpp"
 #include "hub/service/admin_service.hpp"
-#include "hub/service/delivery_url.hpp"
+#include "hub/service/destination.hpp"
 #include "hub/service/hub_service.hpp"
 
 #include <boost/asio/signal_set.hpp>
@@ -133,9 +133,12 @@ int run_serve(std::span<char*> args) {
   for (const auto& [name, ep] : cfg->endpoints)
     if (ep.kind == config::EndpointKind::https) client.set_endpoint(ep);
   dispatcher::Dispatcher dispatch(io, *store, client, cfg->dispatcher, metrics);
-  dispatch.resolve_urls([&cfg = *cfg, &ctx](const store::OutboxEntry& entry) {
-    return service::current_url(entry, cfg, *ctx.mappings.load());
-  });
+  dispatch.resolve_destinations(
+      [&cfg = *cfg, &ctx](const store::OutboxEntry& entry) -> std::optional<dispatcher::Destination> {
+        auto to = service::current_destination(entry, cfg, *ctx.mappings.load());
+        if (!to) return std::nullopt;
+        return dispatcher::Destination{std::move(to->url), std::move(to->headers)};
+      });
   const std::string instance = cfg->agencies.address + ":" + std::to_string(cfg->agencies.port);
   // Postal endpoints on AMQP: their orders go through a connector of their own (every other
   // target's over HTTPS), in embedded and shared mode alike.

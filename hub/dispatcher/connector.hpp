@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace dh::dispatcher {
@@ -38,24 +39,28 @@ class Connector {
   virtual boost::asio::awaitable<Attempt> send(const store::OutboxEntry& entry) = 0;
 };
 
-// Where an entry goes now (the configuration of the moment: hub/service/delivery_url.hpp); "" for
-// the URL it was queued with.
-using UrlResolver = std::function<std::string(const store::OutboxEntry&)>;
+// Where an entry goes now, with the headers that endpoint wants besides Content-Type (the
+// configuration of the moment: hub/service/destination.hpp); nullopt: the URL it was queued with.
+struct Destination {
+  std::string url;
+  connectors::Headers headers;
+};
+using DestinationResolver = std::function<std::optional<Destination>(const store::OutboxEntry&)>;
 
-// The postal intake contract and agency callbacks over HTTPS: POST the entry's current URL with
-// `Idempotency-Key: <entry id>`, the answer classified by the entry's kind.
+// The postal intake contract and agency callbacks over HTTPS: POST to the entry's destination
+// with `Idempotency-Key: <entry id>`, the answer classified by the entry's kind.
 class HttpsConnector final : public Connector {
  public:
   HttpsConnector(connectors::HttpClient& client, std::function<std::chrono::system_clock::time_point()> now)
       : client_(client), now_(std::move(now)) {}
   boost::asio::awaitable<Attempt> send(const store::OutboxEntry& entry) override;
   // Before the first send; without one, every entry goes to the URL it was queued with.
-  void resolve_urls(UrlResolver resolve) { resolve_ = std::move(resolve); }
+  void resolve_destinations(DestinationResolver resolve) { resolve_ = std::move(resolve); }
 
  private:
   connectors::HttpClient& client_;
   std::function<std::chrono::system_clock::time_point()> now_;  // Retry-After dates
-  UrlResolver resolve_;
+  DestinationResolver resolve_;
 };
 
 }  // namespace dh::dispatcher

@@ -67,12 +67,11 @@ void log_breaker(const std::string& target, CircuitBreaker::State from, CircuitB
 }  // namespace
 
 asio::awaitable<Attempt> HttpsConnector::send(const store::OutboxEntry& entry) {
-  connectors::Headers headers;
-  headers.emplace_back("Idempotency-Key", entry.id);
-  std::string url = resolve_ ? resolve_(entry) : std::string();
-  if (url.empty()) url = entry.url;
+  std::optional<Destination> to = resolve_ ? resolve_(entry) : std::nullopt;
+  if (!to) to = Destination{entry.url, {}};
+  to->headers.emplace_back("Idempotency-Key", entry.id);
   connectors::HttpResult answer =
-      co_await client_.post(std::move(url), entry.content_type, entry.payload, std::move(headers));
+      co_await client_.post(std::move(to->url), entry.content_type, entry.payload, std::move(to->headers));
   Attempt a;
   a.classification = entry.kind == store::OutboxKind::postal_order
                          ? connectors::classify_postal_intake(answer, now_())

@@ -63,10 +63,10 @@ class Dispatcher {
   // Entries whose target is `target` go through `connector` (which outlives the dispatcher's
   // work) instead of HTTPS. Before start() / start_queue_mode().
   void use_connector(std::string target, Connector& connector);
-  // Where HTTPS entries are sent: the resolver's URL, so that a postal endpoint or an agency
-  // callback moved in the configuration takes the entries already queued along; the URL an entry
-  // was queued with when it answers "". Before start() / start_queue_mode().
-  void resolve_urls(UrlResolver resolve) { https_.resolve_urls(std::move(resolve)); }
+  // Where HTTPS entries are sent: the resolver's destination, so that a postal endpoint or an
+  // agency callback moved in the configuration takes the entries already queued along; the URL an
+  // entry was queued with when it answers nullopt. Before start() / start_queue_mode().
+  void resolve_destinations(DestinationResolver resolve) { https_.resolve_destinations(std::move(resolve)); }
 
   // Starts the loop: claims due entries, sends up to `concurrency` at once, polls every `poll`
   // when there is nothing to do and loops at once while there is. A request's place is free again

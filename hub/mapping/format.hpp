@@ -54,6 +54,9 @@ struct ParseLimits {
   std::size_t max_depth = 64;
 };
 
+// How a rendered XML body travels: bare, or as the Body of a SOAP 1.1 or SOAP 1.2 envelope.
+enum class Envelope { none, soap11, soap12 };
+
 // The `format:` section of a mapping, kind-independent; a kind refuses options it does not have.
 struct FormatSpec {
   std::string kind;
@@ -75,9 +78,11 @@ class Format {
 
   // The reverse direction: renders a status report as a body of this format. `fields` are
   // (output path, value) in mapping order; `root` is the XML root element name (unused for JSON).
-  // JSON keeps the value's type (a code table may give numbers); XML writes text.
+  // JSON keeps the value's type (a code table may give numbers); XML writes text, inside a SOAP
+  // envelope's Body when `envelope` asks for one (the loader allows it for XML only).
   [[nodiscard]] virtual Outcome<std::string> render(std::string_view root,
-                                                    const std::vector<std::pair<std::string, Value>>& fields) const = 0;
+                                                    const std::vector<std::pair<std::string, Value>>& fields,
+                                                    Envelope envelope) const = 0;
   // Checks an output path of the callback section at load time.
   [[nodiscard]] virtual Outcome<void> check_output_path(std::string_view path) const = 0;
 };

@@ -447,7 +447,7 @@ void Loader::load_message(const YAML::Node& n, std::set<std::string>& names, boo
 }
 
 void Loader::load_callback(const YAML::Node& n) {
-  check_map(n, "callback", {"url", "format", "statuses", "root", "fields"});
+  check_map(n, "callback", {"url", "format", "soap", "soap_action", "statuses", "root", "fields"});
   Callback cb;
   cb.url = required_scalar(n, "url", "callback");
   if (cb.url.rfind("https://", 0) != 0) fail(n["url"], "callback.url must be an https:// URL");
@@ -485,6 +485,27 @@ void Loader::load_callback(const YAML::Node& n) {
     if (auto ok = cb.format->check_output_path(cb.root); !ok) fail(n["root"], "callback.root: " + ok.error().message);
   } else if (n["root"]) {
     fail(n["root"], "callback.root is for xml callbacks only");
+  }
+  if (n["soap"]) {
+    if (cb.source_format != SourceFormat::xml) fail(n["soap"], "callback.soap is for xml callbacks only");
+    const std::string v = scalar(n["soap"], "callback.soap");
+    if (v == "1.1") {
+      cb.envelope = Envelope::soap11;
+    } else if (v == "1.2") {
+      cb.envelope = Envelope::soap12;
+    } else {
+      fail(n["soap"], "callback.soap must be 1.1 or 1.2");
+    }
+  }
+  if (n["soap_action"]) {
+    if (cb.envelope == Envelope::none) fail(n["soap_action"], "callback.soap_action needs callback.soap");
+    cb.soap_action = scalar(n["soap_action"], "callback.soap_action");
+    // It becomes a header (1.1) or a media type parameter (1.2): visible ASCII, no quotes.
+    const bool safe = !cb.soap_action.empty() && std::all_of(cb.soap_action.begin(), cb.soap_action.end(), [](char c) {
+      return c > ' ' && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (!safe)
+      fail(n["soap_action"], "callback.soap_action must be a URI: visible ASCII, no spaces, quotes or backslashes");
   }
   const YAML::Node fields = n["fields"];
   if (!fields) fail(n, "callback needs 'fields'");

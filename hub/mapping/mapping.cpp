@@ -664,13 +664,31 @@ Outcome<RenderedCallback> Mapping::render_callback(const StatusReport& r) const 
     }
     fields.emplace_back(f.output, std::move(v));
   }
-  auto body = cb.format->render(cb.root, fields);
+  auto body = cb.format->render(cb.root, fields, cb.envelope);
   if (!body) return body.error();
   RenderedCallback out;
   out.url = cb.url;
-  out.content_type = cb.source_format == SourceFormat::xml ? "application/xml; charset=utf-8" : "application/json";
+  switch (cb.envelope) {
+    case Envelope::none:
+      out.content_type = cb.source_format == SourceFormat::xml ? "application/xml; charset=utf-8" : "application/json";
+      break;
+    case Envelope::soap11:
+      out.content_type = "text/xml; charset=utf-8";
+      break;
+    case Envelope::soap12:
+      out.content_type = "application/soap+xml; charset=utf-8";
+      if (!cb.soap_action.empty()) out.content_type += "; action=\"" + cb.soap_action + "\"";
+      break;
+  }
+  out.headers = callback_headers();
   out.body = std::move(*body);
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Mapping::callback_headers() const {
+  // SOAP 1.1 names the operation in a header of its own, always present ("" leaves it to the URL).
+  if (!impl_->callback || impl_->callback->envelope != Envelope::soap11) return {};
+  return {{"SOAPAction", "\"" + impl_->callback->soap_action + "\""}};
 }
 
 }  // namespace dh::mapping

@@ -60,6 +60,7 @@ struct StatusReport {
 struct RenderedCallback {
   std::string url;
   std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type: SOAPAction for SOAP 1.1
   std::string body;
 };
 
@@ -99,6 +100,8 @@ class Mapping {
   [[nodiscard]] bool has_callback() const noexcept;
   // The callback section's `url`; empty without one.
   [[nodiscard]] std::string_view callback_url() const noexcept;
+  // The request headers a callback carries besides Content-Type (SOAP 1.1: SOAPAction).
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> callback_headers() const;
 
   struct Impl;  // the compiled form (model.hpp), opaque to users
 

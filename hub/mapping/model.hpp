@@ -142,6 +142,8 @@ struct Callback {
   std::vector<std::string> statuses;
   std::string root;
   std::vector<CallbackField> fields;
+  Envelope envelope = Envelope::none;  // xml only: callback.soap
+  std::string soap_action;             // callback.soap_action: SOAP 1.1's SOAPAction, SOAP 1.2's action
 };
 
 struct Mapping::Impl {

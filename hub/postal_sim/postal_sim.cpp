@@ -393,12 +393,15 @@ Response PostalSim::Impl::record_callback(const Request& req, std::string_view a
                    req.version());
   const std::string key(req["Idempotency-Key"]);
   const bool duplicate = !key.empty() && !callback_keys.insert(key).second;
-  callbacks.push_back(json::object{{"agency", agency},
-                                   {"idempotency_key", key},
-                                   {"duplicate", duplicate},
-                                   {"content_type", std::string_view(req[http::field::content_type])},
-                                   {"received_at", vietnam_now(sys::now()).to_rfc3339()},
-                                   {"body", req.body()}});
+  json::object recorded{{"agency", agency},
+                        {"idempotency_key", key},
+                        {"duplicate", duplicate},
+                        {"content_type", std::string_view(req[http::field::content_type])},
+                        {"received_at", vietnam_now(sys::now()).to_rfc3339()},
+                        {"body", req.body()}};
+  // A SOAP 1.1 agency's operation travels in a header of its own.
+  if (const auto action = req.find("SOAPAction"); action != req.end()) recorded["soap_action"] = action->value();
+  callbacks.push_back(std::move(recorded));
   if (callbacks.size() > kCallbacksKept) callbacks.pop_front();
   obs::Log::info(
       "agency_callback",

@@ -4,7 +4,7 @@
 #include "hub/common/ids.hpp"
 #include "hub/common/text.hpp"
 #include "hub/observability/log.hpp"
-#include "hub/service/delivery_url.hpp"
+#include "hub/service/destination.hpp"
 #include "hub/service/intake_order.hpp"
 #include "hub/service/query.hpp"
 

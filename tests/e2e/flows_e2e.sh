@@ -27,6 +27,28 @@ all_delivered=true
 for id in "${ids[@]}"; do wait_status "${agency_of[$id]}" "$id" delivered 60 || all_delivered=false; done
 check "every dossier of every agency reaches delivered" $all_delivered
 
+# ---- status callbacks, each in its agency's own format (redirected to the simulator, which records them)
+callbacks_of() {
+  curl -s --cacert "$CERTS/ca.crt" --cert "$CERTS/hub.crt" --key "$CERTS/hub.key" \
+    "https://127.0.0.1:$SIM_PORT/agency-callbacks?agency=$1"
+}
+for _ in $(seq 1 100); do
+  (($(callbacks_of hcm-social-insurance | jq .count) > 0 && $(callbacks_of hcm-justice | jq .count) > 0)) && break
+  sleep 0.1
+done
+soap_callbacks() {  # SOAP 1.1, as the mapping says: text/xml, its SOAPAction, the report in the Body
+  callbacks_of hcm-social-insurance | jq -e '.count > 0 and all(.callbacks[];
+    .content_type == "text/xml; charset=utf-8" and .soap_action == "\"urn:vn:bhxh:hcm:bcci:1#CapNhatTrangThaiPhat\""
+    and (.body | test("<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\\s*<soap:Body>\\s*<bh:CapNhatTrangThaiPhat ")))' >/dev/null
+}
+check "a SOAP agency's status callbacks come in a SOAP 1.1 envelope with its SOAPAction" soap_callbacks
+plain_callbacks() {
+  callbacks_of hcm-justice | jq -e '.count > 0 and all(.callbacks[];
+    .content_type == "application/xml; charset=utf-8" and (has("soap_action") | not)
+    and (.body | test("^<\\?xml[^>]*>\\s*<tp:CapNhatTrangThaiBCCI ")))' >/dev/null
+}
+check "a plain XML agency's callbacks are its own XML, without an envelope" plain_callbacks
+
 id=${ids[0]}
 view=$(body_of "$(get "${agency_of[$id]}" "/v1/dossiers/$id")")
 check "a delivered dossier has its waybill and its history" \

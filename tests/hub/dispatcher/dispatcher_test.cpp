@@ -430,7 +430,7 @@ TEST_CASE("dispatcher: a reject goes to dead letters at once, and callbacks need
   CHECK(counter(metrics, "dossier_hub_dead_letters_total", {{"target", "postal"}}) == 2);
 }
 
-TEST_CASE("dispatcher: entries go to the URL the resolver names now, or to the one they were queued with",
+TEST_CASE("dispatcher: entries go where the resolver says now, with its headers, or to the URL they were queued with",
           "[dispatcher]") {
   asio::io_context io;
   FakeStore store;
@@ -443,17 +443,21 @@ TEST_CASE("dispatcher: entries go to the URL the resolver names now, or to the o
   obs::Registry metrics;
   dispatcher::Dispatcher d(io, store, client, fast_settings(), metrics);
   std::vector<std::string> asked;
-  d.resolve_urls([&](const OutboxEntry& e) {
+  d.resolve_destinations([&](const OutboxEntry& e) -> std::optional<dispatcher::Destination> {
     asked.push_back(e.id);
-    return e.target == "postal" ? kPostal : std::string();
+    if (e.target != "postal") return std::nullopt;
+    return dispatcher::Destination{kPostal, {{"SOAPAction", "\"urn:x\""}}};
   });
   d.start();
   REQUIRE(run_until(io, [&] { return store.deliveries().size() == 2; }));
   stop(io, d);
   REQUIRE(client.calls.size() == 2);
-  std::vector<std::string> urls{client.calls[0].url, client.calls[1].url};
-  std::sort(urls.begin(), urls.end());
-  CHECK(urls == std::vector<std::string>{kAgency, kPostal});
+  auto calls = client.calls;
+  std::sort(calls.begin(), calls.end(), [](const auto& a, const auto& b) { return a.url < b.url; });
+  CHECK(calls[0].url == kAgency);
+  CHECK(calls[0].headers == connectors::Headers{{"Idempotency-Key", "C1"}});
+  CHECK(calls[1].url == kPostal);
+  CHECK(calls[1].headers == connectors::Headers{{"SOAPAction", "\"urn:x\""}, {"Idempotency-Key", "E1"}});
   std::sort(asked.begin(), asked.end());
   CHECK(asked == std::vector<std::string>{"C1", "E1"});
   CHECK(store.retries().empty());

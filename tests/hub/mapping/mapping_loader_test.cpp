@@ -374,6 +374,22 @@ TEST_CASE("loader: callback errors", "[loader][callback]") {
     check_load_error(with("  root: kq:CapNhat\n", "  root: kq:CapNhat\n  format: json\n"), "31:9",
                      "callback.root is for xml callbacks only");
   }
+  SECTION("a SOAP version that is not one") {
+    check_load_error(with("  root: kq:CapNhat\n", "  root: kq:CapNhat\n  soap: \"1.3\"\n"), "32:9",
+                     "callback.soap must be 1.1 or 1.2");
+  }
+  SECTION("a SOAP envelope around a json callback") {
+    check_load_error(with("  root: kq:CapNhat\n", "  format: json\n  soap: \"1.1\"\n"), "32:9",
+                     "callback.soap is for xml callbacks only");
+  }
+  SECTION("a SOAP action without SOAP") {
+    check_load_error(with("  root: kq:CapNhat\n", "  root: kq:CapNhat\n  soap_action: urn:x\n"), "32:16",
+                     "callback.soap_action needs callback.soap");
+  }
+  SECTION("a SOAP action that would break its header") {
+    check_load_error(with("  root: kq:CapNhat\n", "  root: kq:CapNhat\n  soap: \"1.1\"\n  soap_action: \"urn:a b\"\n"),
+                     "33:16", "callback.soap_action must be a URI: visible ASCII, no spaces, quotes or backslashes");
+  }
   SECTION("a callback field with both from and const") {
     check_load_error(with("{ from: event.time,", "{ const: x, from: event.time,"), "35:18",
                      "a callback field needs exactly one of from, const");

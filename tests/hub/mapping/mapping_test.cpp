@@ -684,6 +684,21 @@ mapping::StatusReport report() {
   return r;
 }
 
+// Reads a callback body of kXmlCallback back with the hub's own XML reader, the SOAP one when `soap`.
+Mapping callback_reader(bool soap) {
+  return load_yaml(with_header(std::string("format:\n  kind: xml\n") + (soap ? "  soap: true\n" : "") +
+                               R"(  namespaces: { x: "urn:vn:hcm:stp:bcci:1" }
+messages:
+  - type: echo
+    kind: result_delivery
+    fields:
+      dossier_code: /x:CapNhatTrangThai/x:MaHoSo
+      applicant.full_name: /x:CapNhatTrangThai/x:LyDo
+      delivery_address.line: /x:CapNhatTrangThai/x:BuuGui/x:Ma
+      procedure.code: /x:CapNhatTrangThai/x:BuuGui/@*
+)"));
+}
+
 }  // namespace
 
 TEST_CASE("callback: xml renders the agency's body, namespaces declared on the root", "[mapping][callback]") {
@@ -712,19 +727,7 @@ TEST_CASE("callback: xml renders the agency's body, namespaces declared on the r
   CHECK(b.find("<tp:BuuGui") == b.rfind("<tp:BuuGui"));
 
   SECTION("the body parses back as namespace-well-formed XML with the same dossier code") {
-    const Mapping reader = load_yaml(with_header(R"(format:
-  kind: xml
-  namespaces: { x: "urn:vn:hcm:stp:bcci:1" }
-messages:
-  - type: echo
-    kind: result_delivery
-    fields:
-      dossier_code: /x:CapNhatTrangThai/x:MaHoSo
-      applicant.full_name: /x:CapNhatTrangThai/x:LyDo
-      delivery_address.line: /x:CapNhatTrangThai/x:BuuGui/x:Ma
-      procedure.code: /x:CapNhatTrangThai/x:BuuGui/@*
-)"));
-    const Dossier d = dossier_of(reader, b);
+    const Dossier d = dossier_of(callback_reader(false), b);
     CHECK(d.dossier_code == "000.00.12.H29-250115-0042");
     CHECK(d.applicant.full_name == "Người nhận <vắng> & \"đi xa\"");
     CHECK(d.procedure->code == "EMS");
@@ -734,6 +737,73 @@ messages:
     auto failed = m.render_callback(r);
     REQUIRE(failed.has_value());
     CHECK_THAT(failed->body, Catch::Matchers::Contains("<tp:TrangThai>6</tp:TrangThai>"));
+  }
+}
+
+TEST_CASE("callback: a SOAP agency gets its body in an envelope, with the action SOAP asks for",
+          "[mapping][callback]") {
+  const std::string url = "  url: https://stp.example.gov.vn/bcci/status\n";
+  auto soap = [&](const std::string& lines,
+                  const std::string& namespaces = "{ tp: \"urn:vn:hcm:stp:bcci:1\", q: \"urn:q:1\" }") {
+    std::string y = kXmlCallback;
+    y.replace(y.find(url), url.size(), url + lines);
+    const std::string ns = "{ tp: \"urn:vn:hcm:stp:bcci:1\", q: \"urn:q:1\" }";
+    y.replace(y.find(ns), ns.size(), namespaces);
+    return load_yaml(y);
+  };
+  SECTION("SOAP 1.1: text/xml and a SOAPAction header") {
+    const Mapping m = soap("  soap: \"1.1\"\n  soap_action: \"urn:vn:hcm:stp#CapNhat\"\n");
+    mapping::StatusReport r = report();
+    r.reason = "Người nhận vắng nhà";
+    auto out = m.render_callback(r);
+    REQUIRE(out.has_value());
+    CHECK(out->content_type == "text/xml; charset=utf-8");
+    CHECK(out->headers ==
+          std::vector<std::pair<std::string, std::string>>{{"SOAPAction", "\"urn:vn:hcm:stp#CapNhat\""}});
+    CHECK(m.callback_headers() == out->headers);
+    INFO(out->body);
+    CHECK_THAT(out->body,
+               Catch::Matchers::Contains(
+                   "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <soap:Body>\n"
+                   "    <tp:CapNhatTrangThai phienBan=\"1.0\""));
+    // What the agency's SOAP stack reads: the hub's own SOAP reader takes the Body's element.
+    const Dossier d = dossier_of(callback_reader(true), out->body);
+    CHECK(d.dossier_code == "000.00.12.H29-250115-0042");
+    CHECK(d.applicant.full_name == "Người nhận vắng nhà");
+  }
+  SECTION("SOAP 1.1 without an action: an empty SOAPAction, as SOAP 1.1 requires the header") {
+    const Mapping m = soap("  soap: \"1.1\"\n");
+    auto out = m.render_callback(report());
+    REQUIRE(out.has_value());
+    CHECK(out->headers == std::vector<std::pair<std::string, std::string>>{{"SOAPAction", "\"\""}});
+  }
+  SECTION("SOAP 1.2: the action is a parameter of application/soap+xml, no header") {
+    const Mapping m = soap("  soap: \"1.2\"\n  soap_action: \"urn:vn:hcm:stp#CapNhat\"\n");
+    auto out = m.render_callback(report());
+    REQUIRE(out.has_value());
+    CHECK(out->content_type == "application/soap+xml; charset=utf-8; action=\"urn:vn:hcm:stp#CapNhat\"");
+    CHECK(out->headers.empty());
+    CHECK_THAT(out->body,
+               Catch::Matchers::Contains("<soap:Envelope xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\">"));
+  }
+  SECTION("the envelope takes the mapping's own prefix for its namespace, and never one the mapping uses") {
+    auto own =
+        soap("  soap: \"1.1\"\n",
+             "{ tp: \"urn:vn:hcm:stp:bcci:1\", q: \"urn:q:1\", se: \"http://schemas.xmlsoap.org/soap/envelope/\" }")
+            .render_callback(report());
+    REQUIRE(own.has_value());
+    CHECK_THAT(own->body,
+               Catch::Matchers::Contains("<se:Envelope xmlns:se=\"http://schemas.xmlsoap.org/soap/envelope/\">"));
+    auto taken = soap("  soap: \"1.1\"\n", "{ tp: \"urn:vn:hcm:stp:bcci:1\", q: \"urn:q:1\", soap: \"urn:not-soap\" }")
+                     .render_callback(report());
+    REQUIRE(taken.has_value());
+    CHECK_THAT(taken->body, Catch::Matchers::Contains(
+                                "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"));
+  }
+  SECTION("without soap: plain XML, no extra header") {
+    const Mapping m = load_yaml(kXmlCallback);
+    CHECK(m.callback_headers().empty());
+    CHECK(m.render_callback(report())->headers.empty());
   }
 }
 

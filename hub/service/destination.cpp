@@ -1,4 +1,4 @@
-#include "hub/service/delivery_url.hpp"
+#include "hub/service/destination.hpp"
 
 namespace dh::service {
 
@@ -8,19 +8,21 @@ std::string callback_url(const config::HubConfig& config, const mapping::Mapping
   return std::string(mapping.callback_url());
 }
 
-std::string current_url(const store::OutboxEntry& entry, const config::HubConfig& config, const MappingSet& mappings) {
+std::optional<Destination> current_destination(const store::OutboxEntry& entry, const config::HubConfig& config,
+                                               const MappingSet& mappings) {
   switch (entry.kind) {
     case store::OutboxKind::postal_order: {
       const auto it = config.endpoints.find(entry.target);
-      if (it == config.endpoints.end() || it->second.kind != config::EndpointKind::https) return {};
-      return config::order_url(it->second);
+      if (it == config.endpoints.end() || it->second.kind != config::EndpointKind::https) return std::nullopt;
+      return Destination{config::order_url(it->second), {}};
     }
     case store::OutboxKind::agency_callback: {
       const mapping::Mapping* m = mappings.find(entry.target);
-      return m ? callback_url(config, *m) : std::string();
+      if (!m || !m->has_callback()) return std::nullopt;
+      return Destination{callback_url(config, *m), m->callback_headers()};
     }
   }
-  return {};
+  return std::nullopt;
 }
 
 }  // namespace dh::service
