@@ -18,7 +18,11 @@ namespace {
 // come from two partial indexes (pg_schema.cpp, migration 3): each target's first free entries
 // (the targets found by a loose index scan), and leases that ran out. So a claim never walks the
 // entries in flight or a backlog behind an open breaker (skipped targets), which a scan of
-// outbox_by_due did on every poll. A row that another instance leased and committed since this
+// outbox_by_due did on every poll. Each target's entries are read only up to a cut-off: the due
+// time of the batch-th oldest first entry over all targets (every entry of the batch is due by
+// then, since that many targets have one due by then), so a claim over hundreds of agencies reads
+// about a batch of index entries rather than a batch per agency (200 targets x 200 entries: 12,800
+// -> 64 rows, ~45 -> ~10 ms). A row that another instance leased and committed since this
 // statement's snapshot is checked again on its new version (READ COMMITTED), so its fresh lease
 // excludes it.
 constexpr std::string_view kClaim =
@@ -27,10 +31,15 @@ constexpr std::string_view kClaim =
     "UNION ALL SELECT (SELECT o.target FROM outbox o WHERE o.lease_until IS NULL AND o.target > t.target "
     "ORDER BY o.target LIMIT 1) FROM targets t WHERE t.target IS NOT NULL), "
     "skip AS (SELECT jsonb_array_elements_text(?2::text::jsonb) AS target), "
+    "heads AS (SELECT t.target, h.due_at, h.id FROM targets t CROSS JOIN LATERAL (SELECT o.due_at, o.id "
+    "FROM outbox o WHERE o.lease_until IS NULL AND o.target = t.target AND o.due_at <= ?1 "
+    "ORDER BY o.due_at, o.id LIMIT 1) h WHERE t.target IS NOT NULL AND t.target NOT IN (SELECT target FROM skip)), "
+    "cutoff AS (SELECT COALESCE((SELECT due_at FROM heads ORDER BY due_at, id OFFSET ?3 - 1 LIMIT 1), ?1) AS due_at), "
     "candidates AS ("
-    "SELECT f.id FROM targets t CROSS JOIN LATERAL (SELECT o.id FROM outbox o WHERE o.lease_until IS NULL "
-    "AND o.target = t.target AND o.due_at <= ?1 ORDER BY o.due_at, o.id LIMIT ?3) f "
-    "WHERE t.target IS NOT NULL AND t.target NOT IN (SELECT target FROM skip) "
+    "SELECT f.id FROM heads h CROSS JOIN LATERAL (SELECT o.id FROM outbox o WHERE o.lease_until IS NULL "
+    "AND o.target = h.target AND o.due_at <= ?1 AND o.due_at <= (SELECT due_at FROM cutoff) "
+    "ORDER BY o.due_at, o.id LIMIT ?3) f "
+    "WHERE h.due_at <= (SELECT due_at FROM cutoff) "
     "UNION ALL SELECT id FROM outbox WHERE lease_until IS NOT NULL AND lease_until <= ?1 "
     "AND target NOT IN (SELECT target FROM skip)), "
     "due AS (SELECT id FROM outbox WHERE id IN (SELECT id FROM candidates) AND due_at <= ?1 "

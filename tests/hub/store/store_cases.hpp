@@ -486,6 +486,32 @@ TEST_CASE("claim takes the entries due first over every target, and a skipped ba
         std::vector<std::string>{entries[7].id, entries[6].id, entries[8].id});
 }
 
+TEST_CASE("claim over more targets than its limit still takes the oldest entries, several from one target") {
+  Backend db;
+  auto store = db.open();
+  auto& s = *store;
+  // One agency with a backlog, three others with one entry each, all later than the backlog.
+  auto r = make_accept("STP-M", 6);
+  const char* targets[] = {"hcm-a", "hcm-a", "hcm-a", "hcm-b", "hcm-c", "hcm-d"};
+  const int due[] = {-90, -89, -88, -80, -70, -60};
+  for (std::size_t i = 0; i < r.outbox.size(); ++i) {
+    r.outbox[i].target = targets[i];
+    r.outbox[i].due_at = at(due[i]);
+  }
+  const auto entries = r.outbox;
+  REQUIRE(accept_sync(s, std::move(r)));
+  auto ids = [](const Outcome<std::vector<OutboxEntry>>& got) {
+    std::vector<std::string> out;
+    for (const auto& e : got.value()) out.push_back(e.id);
+    return out;
+  };
+  // Not one per target: the first agency's three are older than every other entry.
+  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 2, {})) == std::vector<std::string>{entries[0].id, entries[1].id});
+  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 3, {})) ==
+        std::vector<std::string>{entries[2].id, entries[3].id, entries[4].id});
+  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 3, {})) == std::vector<std::string>{entries[5].id});
+}
+
 TEST_CASE("retry_later counts the attempt, keeps the error and makes the entry due later") {
   Backend db;
   auto store = db.open();
