@@ -65,6 +65,26 @@ inline Outcome<std::size_t> discard_sync(Store& s, std::vector<std::string> ids,
       [&](Done<std::size_t> done) { s.discard(std::move(ids), "admin:tester", now, std::move(done)); });
 }
 
+// Accepts one message whose outbox entries have these targets and due times (seconds from at()),
+// and gives back the entries, in that order.
+inline std::vector<OutboxEntry> accept_outbox(Store& s, const std::string& code,
+                                              const std::vector<std::string>& targets, const std::vector<int>& due) {
+  auto r = make_accept(code, static_cast<int>(targets.size()));
+  for (std::size_t i = 0; i < r.outbox.size(); ++i) {
+    r.outbox[i].target = targets[i];
+    r.outbox[i].due_at = at(due[i]);
+  }
+  auto entries = r.outbox;
+  REQUIRE(accept_sync(s, std::move(r)));
+  return entries;
+}
+
+inline std::vector<std::string> ids_of(const Outcome<std::vector<OutboxEntry>>& got) {
+  std::vector<std::string> out;
+  for (const auto& e : got.value()) out.push_back(e.id);
+  return out;
+}
+
 inline Status status_of(Store& s, const std::string& hub_id) {
   auto d = s.dossier(hub_id);
   REQUIRE(d);
@@ -456,33 +476,22 @@ TEST_CASE("claim takes the entries due first over every target, and a skipped ba
   auto& s = *store;
   // Six entries for the postal core due first (a backlog behind an open breaker), then three
   // callbacks for two agencies, interleaved in time.
-  auto r = make_accept("STP-T", 9);
-  const char* targets[] = {"vnpost", "vnpost", "vnpost", "vnpost", "vnpost", "vnpost", "hcm-a", "hcm-b", "hcm-a"};
-  const int due[] = {-90, -89, -88, -87, -86, -85, -30, -40, -20};
-  for (std::size_t i = 0; i < r.outbox.size(); ++i) {
-    r.outbox[i].target = targets[i];
-    r.outbox[i].due_at = at(due[i]);
-  }
-  const auto entries = r.outbox;
-  REQUIRE(accept_sync(s, std::move(r)));
-  auto ids = [](const Outcome<std::vector<OutboxEntry>>& got) {
-    std::vector<std::string> out;
-    for (const auto& e : got.value()) out.push_back(e.id);
-    return out;
-  };
+  const auto entries =
+      accept_outbox(s, "STP-T", {"vnpost", "vnpost", "vnpost", "vnpost", "vnpost", "vnpost", "hcm-a", "hcm-b", "hcm-a"},
+                    {-90, -89, -88, -87, -86, -85, -30, -40, -20});
 
   // The limit cuts across targets by due time: the postal core's four oldest.
-  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 4, {})) ==
+  CHECK(ids_of(s.claim(at(), std::chrono::seconds(30), 4, {})) ==
         std::vector<std::string>{entries[0].id, entries[1].id, entries[2].id, entries[3].id});
   // Then what is left, oldest first, whatever its target.
-  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 3, {})) ==
+  CHECK(ids_of(s.claim(at(), std::chrono::seconds(30), 3, {})) ==
         std::vector<std::string>{entries[4].id, entries[5].id, entries[7].id});
   // Skipping one agency leaves its entry for later; the other's comes.
-  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 10, {"hcm-a"})).empty());
-  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 10, {"hcm-b"})) ==
+  CHECK(ids_of(s.claim(at(), std::chrono::seconds(30), 10, {"hcm-a"})).empty());
+  CHECK(ids_of(s.claim(at(), std::chrono::seconds(30), 10, {"hcm-b"})) ==
         std::vector<std::string>{entries[6].id, entries[8].id});
   // After the leases end, with the postal core skipped, only the agencies' entries come back.
-  CHECK(ids(s.claim(at(40), std::chrono::seconds(30), 10, {"vnpost"})) ==
+  CHECK(ids_of(s.claim(at(40), std::chrono::seconds(30), 10, {"vnpost"})) ==
         std::vector<std::string>{entries[7].id, entries[6].id, entries[8].id});
 }
 
@@ -491,25 +500,14 @@ TEST_CASE("claim over more targets than its limit still takes the oldest entries
   auto store = db.open();
   auto& s = *store;
   // One agency with a backlog, three others with one entry each, all later than the backlog.
-  auto r = make_accept("STP-M", 6);
-  const char* targets[] = {"hcm-a", "hcm-a", "hcm-a", "hcm-b", "hcm-c", "hcm-d"};
-  const int due[] = {-90, -89, -88, -80, -70, -60};
-  for (std::size_t i = 0; i < r.outbox.size(); ++i) {
-    r.outbox[i].target = targets[i];
-    r.outbox[i].due_at = at(due[i]);
-  }
-  const auto entries = r.outbox;
-  REQUIRE(accept_sync(s, std::move(r)));
-  auto ids = [](const Outcome<std::vector<OutboxEntry>>& got) {
-    std::vector<std::string> out;
-    for (const auto& e : got.value()) out.push_back(e.id);
-    return out;
-  };
+  const auto entries =
+      accept_outbox(s, "STP-M", {"hcm-a", "hcm-a", "hcm-a", "hcm-b", "hcm-c", "hcm-d"}, {-90, -89, -88, -80, -70, -60});
   // Not one per target: the first agency's three are older than every other entry.
-  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 2, {})) == std::vector<std::string>{entries[0].id, entries[1].id});
-  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 3, {})) ==
+  CHECK(ids_of(s.claim(at(), std::chrono::seconds(30), 2, {})) ==
+        std::vector<std::string>{entries[0].id, entries[1].id});
+  CHECK(ids_of(s.claim(at(), std::chrono::seconds(30), 3, {})) ==
         std::vector<std::string>{entries[2].id, entries[3].id, entries[4].id});
-  CHECK(ids(s.claim(at(), std::chrono::seconds(30), 3, {})) == std::vector<std::string>{entries[5].id});
+  CHECK(ids_of(s.claim(at(), std::chrono::seconds(30), 3, {})) == std::vector<std::string>{entries[5].id});
 }
 
 TEST_CASE("retry_later counts the attempt, keeps the error and makes the entry due later") {
