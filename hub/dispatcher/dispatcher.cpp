@@ -434,7 +434,7 @@ asio::awaitable<Dispatcher::Settlement> Dispatcher::record(const store::OutboxEn
       action = "delivered";
       settled.what = Settlement::What::delivered;
       recorded = co_await await_done_tracked<void>([&](store::Done<void> done) {
-        store_.delivered(entry, store::Delivered{c.item_code}, to_timestamp(now), std::move(done));
+        store_.delivered(entry, store::Delivered{c.item_code}, to_timestamp(now), report_ordered_, std::move(done));
       });
       break;
     case Outcome::retry:

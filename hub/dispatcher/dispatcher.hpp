@@ -67,6 +67,10 @@ class Dispatcher {
   // agency callback moved in the configuration takes the entries already queued along; the URL an
   // entry was queued with when it answers nullopt. Before start() / start_queue_mode().
   void resolve_destinations(DestinationResolver resolve) { https_.resolve_destinations(std::move(resolve)); }
+  // The agency callbacks to commit when a delivered order moves its dossier to `ordered` (the
+  // service renders them with the agency's mapping). Without one, the move queues none.
+  // Before start() / start_queue_mode().
+  void report_ordered(store::CallbackMaker make) { report_ordered_ = std::move(make); }
 
   // Starts the loop: claims due entries, sends up to `concurrency` at once, polls every `poll`
   // when there is nothing to do and loops at once while there is. A request's place is free again
@@ -140,6 +144,7 @@ class Dispatcher {
   obs::Registry& metrics_;
   Clocks clocks_;
   Backoff backoff_;
+  store::CallbackMaker report_ordered_;
   HttpsConnector https_;                                       // every target's, unless...
   std::map<std::string, Connector*, std::less<>> connectors_;  // ...use_connector() named another
   boost::asio::steady_timer wake_;                             // the loop sleeps on it; cancelled to wake it early

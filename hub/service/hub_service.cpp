@@ -7,6 +7,7 @@
 #include "hub/service/destination.hpp"
 #include "hub/service/intake_order.hpp"
 #include "hub/service/query.hpp"
+#include "hub/service/status_callbacks.hpp"
 
 #include <boost/json.hpp>
 
@@ -268,8 +269,11 @@ asio::awaitable<Response> HubService::post_message(Request& req, const Partner& 
   if (!translated) {
     count("rejected");
     const auto& p = translated.error();
-    Response res = problem_response(mapping::http_status(p.type), mapping::type_uri(p.type), mapping::title(p.type),
-                                    p.errors, version);
+    // The same problem that `translate` and `check` print: type, title, status, message_type, errors.
+    Response res{static_cast<http::status>(mapping::http_status(p.type)), version};
+    res.set(http::field::content_type, "application/problem+json");
+    res.body() = json::serialize(mapping::to_json(p));
+    res.prepare_payload();
     store::Rejection rej;
     rej.id = make_id(now);
     rej.agency_id = partner.id;
@@ -470,48 +474,12 @@ asio::awaitable<Response> HubService::post_events(Request& req, const std::strin
     co_return problem_response(422, std::string(kProblemBase) + "invalid-events", "Some events are not valid", errors,
                                version);
 
-  const auto maps = ctx_.mappings.load();
+  const store::CallbackMaker make = status_callbacks(ctx_);
   json::array results;
   for (auto& e : events) {
     const std::string event_id = e.event_id;
-    // Renders the agency's callback when the event moves a dossier the agency subscribed for.
-    store::CallbackMaker make = [maps, clock = ctx_.clock, &config = ctx_.config](const store::StoredDossier& before,
-                                                                                  const store::StatusEvent& ev) {
-      std::vector<store::OutboxEntry> out;
-      const mapping::Mapping* m = maps->find(before.dossier.agency.id);
-      const std::string status(to_string(ev.status));
-      if (!m || !m->reports(status)) return out;
-      mapping::StatusReport r;
-      r.status = status;
-      r.dossier_code = before.dossier.dossier_code;
-      r.hub_id = before.dossier.hub_id;
-      r.message_id = before.dossier.source.message_id;
-      r.organ_id = before.dossier.agency.organ_id;
-      r.item_code = ev.item_code ? ev.item_code : before.item_code;
-      r.event_id = ev.event_id;
-      r.reason = ev.reason;
-      r.post_office = before.dossier.route;
-      r.event_time = ev.occurred_at;
-      auto rendered = m->render_callback(r);
-      if (!rendered) {
-        obs::Log::error("callback_not_rendered", {{"agency", m->agency_id()}, {"error", rendered.error().message}});
-        return out;
-      }
-      store::OutboxEntry cb;
-      cb.id = make_id(clock());
-      cb.kind = store::OutboxKind::agency_callback;
-      cb.target = m->agency_id();
-      cb.hub_id = before.dossier.hub_id.value_or("");
-      cb.url = callback_url(config, *m);
-      cb.content_type = rendered->content_type;
-      cb.payload = std::move(rendered->body);
-      cb.due_at = ev.received_at;
-      out.push_back(std::move(cb));
-      return out;
-    };
-    auto outcome = co_await await_done<store::EventOutcome>([&](store::Done<store::EventOutcome> done) {
-      ctx_.store.apply_event(std::move(e), std::move(make), std::move(done));
-    });
+    auto outcome = co_await await_done<store::EventOutcome>(
+        [&](store::Done<store::EventOutcome> done) { ctx_.store.apply_event(std::move(e), make, std::move(done)); });
     if (!outcome) {
       obs::Log::error("store_unavailable", {{"request_id", request_id}, {"error", outcome.error().message}});
       Response res = simple_problem(503, "unavailable", "The hub cannot store events right now",

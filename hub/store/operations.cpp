@@ -307,6 +307,31 @@ Outcome<void> set_status(Db& c, std::string_view hub_id, Status from, Status to,
       "from=" + std::string(to_string(from)) + " to=" + std::string(to_string(to)) + " cause=" + std::string(cause));
 }
 
+Outcome<void> insert_event(Db& c, const StatusEvent& e) {
+  auto w = c.write(kInsertEvent, [&](Params& q) {
+    q.bind(1, e.event_id).bind(2, e.hub_id).bind(3, e.order_id).bind_opt(4, e.item_code).bind(5, to_string(e.status));
+    q.bind(6, to_db_time(e.occurred_at)).bind_opt(7, e.reason).bind(8, to_db_time(e.received_at));
+    q.bind(9, std::int64_t{e.applied ? 1 : 0});
+  });
+  if (!w) return w.error();
+  return {};
+}
+
+// Commits the callbacks `make` renders for a status move; how many.
+Outcome<std::size_t> insert_callbacks(Db& c, const StoredDossier& before, const StatusEvent& e,
+                                      const CallbackMaker& make) {
+  if (!make) return std::size_t{0};
+  std::vector<OutboxEntry> callbacks;
+  try {
+    callbacks = make(before, e);
+  } catch (...) {
+    return make_error("store: the callback maker failed");
+  }
+  for (const auto& cb : callbacks)
+    if (auto o = insert_outbox(c, cb); !o) return o.error();
+  return callbacks.size();
+}
+
 }  // namespace
 
 std::vector<RenderedDossier> render_dossiers(const AcceptRequest& r) {
@@ -411,30 +436,16 @@ Outcome<EventOutcome> apply_event(Db& c, StatusEvent e, const CallbackMaker& mak
   if (e.order_id.empty()) e.order_id = before->order_id.value_or("");
   e.applied = moves(before->status, e.status);
 
-  auto w = c.write(kInsertEvent, [&](Params& q) {
-    q.bind(1, e.event_id).bind(2, e.hub_id).bind(3, e.order_id).bind_opt(4, e.item_code).bind(5, to_string(e.status));
-    q.bind(6, to_db_time(e.occurred_at)).bind_opt(7, e.reason).bind(8, to_db_time(e.received_at));
-    q.bind(9, std::int64_t{e.applied ? 1 : 0});
-  });
-  if (!w) return w.error();
+  if (auto w = insert_event(c, e); !w) return w.error();
   std::string detail = "event=" + e.event_id + " status=" + std::string(to_string(e.status));
   if (e.applied) {
-    w = c.write(kUpdateStatus, [&](Params& q) {
+    auto w = c.write(kUpdateStatus, [&](Params& q) {
       q.bind(1, e.hub_id).bind(2, to_string(e.status)).bind_opt(3, e.item_code).bind(4, to_db_time(e.received_at));
     });
     if (!w) return w.error();
-    std::vector<OutboxEntry> callbacks;
-    if (make) {
-      try {
-        callbacks = make(*before, e);
-      } catch (...) {
-        return make_error("store: the callback maker failed");
-      }
-    }
-    for (const auto& cb : callbacks)
-      if (auto o = insert_outbox(c, cb); !o) return o.error();
-    detail +=
-        " applied from=" + std::string(to_string(before->status)) + " callbacks=" + std::to_string(callbacks.size());
+    auto callbacks = insert_callbacks(c, *before, e, make);
+    if (!callbacks) return callbacks.error();
+    detail += " applied from=" + std::string(to_string(before->status)) + " callbacks=" + std::to_string(*callbacks);
   } else {
     detail += " recorded (status stays " + std::string(to_string(before->status)) + ")";
   }
@@ -469,11 +480,48 @@ std::string describe(const Removed& r) {
   return "kind=" + std::string(to_string(r.kind)) + " hub_id=" + r.hub_id;
 }
 
+// The postal core took the order: the dossier moves to `ordered`, which its history records as an
+// event of the hub's own (event id "hub:ordered:<order id>", so a repeat finds it seen), and the
+// agency's callback for it is committed with the move, exactly as for a postal event.
+Outcome<void> ordered(Db& c, const std::string& hub_id, const std::string& order_id, Status from,
+                      const std::optional<std::string>& item_code, const Timestamp& now, const CallbackMaker& make) {
+  std::optional<StoredDossier> before;  // as it was before the move, for the callback
+  if (make) {
+    auto r = c.each(
+        kSelectDossier, [&](Params& q) { q.bind(1, hub_id); },
+        [&](const Row& q) -> Outcome<void> {
+          auto d = dossier_row(q);
+          if (!d) return d.error();
+          before = std::move(*d);
+          return {};
+        });
+    if (!r) return r.error();
+    if (!before) return make_error("store: the dossier " + hub_id + " is missing");
+  }
+  StatusEvent e;
+  e.event_id = "hub:ordered:" + order_id;
+  e.hub_id = hub_id;
+  e.order_id = order_id;
+  e.item_code = item_code;
+  e.status = Status::ordered;
+  e.occurred_at = now;
+  e.received_at = now;
+  e.applied = true;
+  if (auto w = insert_event(c, e); !w) return w.error();
+  if (auto s = set_status(c, hub_id, from, Status::ordered, item_code, now, "dispatcher", "delivered:" + order_id); !s)
+    return s.error();
+  if (!before) return {};
+  auto callbacks = insert_callbacks(c, *before, e, make);
+  if (!callbacks) return callbacks.error();
+  return {};
+}
+
 }  // namespace
 
 // An entry that is no longer in the outbox (delivered by another dispatcher after its lease
 // expired, or already given up) changes nothing: the work it stood for is settled.
-Outcome<void> delivered(Db& c, const std::string& id, const Delivered& d, const Timestamp& now) {
+Outcome<void> delivered(Db& c, const std::string& id, const Delivered& d, const Timestamp& now,
+                        const CallbackMaker& make) {
   auto removed = remove(c, kDeleteOutbox, id, true);
   if (!removed) return removed.error();
   if (!*removed) return {};
@@ -485,8 +533,7 @@ Outcome<void> delivered(Db& c, const std::string& id, const Delivered& d, const 
   auto status = current_status(c, r.hub_id);
   if (!status) return status.error();
   if (!*status) return make_error("store: the dossier of outbox entry " + id + " is missing");
-  if (moves(**status, Status::ordered))
-    return set_status(c, r.hub_id, **status, Status::ordered, d.item_code, now, "dispatcher", "delivered:" + id);
+  if (moves(**status, Status::ordered)) return ordered(c, r.hub_id, id, **status, d.item_code, now, make);
   if (d.item_code) {
     auto w =
         c.write(kSetItemCode, [&](Params& q) { q.bind(1, r.hub_id).bind(2, *d.item_code).bind(3, to_db_time(now)); });

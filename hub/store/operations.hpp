@@ -33,7 +33,8 @@ std::vector<RenderedDossier> render_dossiers(const AcceptRequest& r);
 Outcome<AcceptResult> accept(Db& c, const AcceptRequest& r, const std::vector<RenderedDossier>& rendered);
 Outcome<void> record_rejection(Db& c, const Rejection& r);
 Outcome<EventOutcome> apply_event(Db& c, StatusEvent e, const CallbackMaker& make);
-Outcome<void> delivered(Db& c, const std::string& id, const Delivered& d, const Timestamp& now);
+Outcome<void> delivered(Db& c, const std::string& id, const Delivered& d, const Timestamp& now,
+                        const CallbackMaker& make);
 Outcome<void> retry_later(Db& c, const std::string& id, const Timestamp& next_due, const std::string& error);
 Outcome<void> extend_leases(Db& c, const std::vector<std::string>& ids, const Timestamp& until);
 Outcome<void> dead_letter(Db& c, const std::string& id, const std::string& reason, const Timestamp& now);

@@ -33,8 +33,10 @@ void SqlStore::apply_event(StatusEvent event, CallbackMaker make, Done<EventOutc
       [e = std::move(event), m = std::move(make)](Db& c) { return ops::apply_event(c, e, m); }, std::move(done));
 }
 
-void SqlStore::delivered(const OutboxEntry& entry, Delivered result, Timestamp now, Done<void> done) {
-  writer().submit<void>([id = entry.id, d = std::move(result), now](Db& c) { return ops::delivered(c, id, d, now); },
+void SqlStore::delivered(const OutboxEntry& entry, Delivered result, Timestamp now, CallbackMaker make,
+                         Done<void> done) {
+  writer().submit<void>([id = entry.id, d = std::move(result), now,
+                         m = std::move(make)](Db& c) { return ops::delivered(c, id, d, now, m); },
                         std::move(done));
 }
 

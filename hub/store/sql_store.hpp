@@ -20,7 +20,8 @@ class SqlStore : public Store {
                                                        std::string_view dossier_code) override;
   Outcome<std::vector<StatusEvent>> history(std::string_view hub_id) override;
   void apply_event(StatusEvent event, CallbackMaker make, Done<EventOutcome> done) override;
-  void delivered(const OutboxEntry& entry, Delivered result, Timestamp now, Done<void> done) override;
+  void delivered(const OutboxEntry& entry, Delivered result, Timestamp now, CallbackMaker make,
+                 Done<void> done) override;
   void retry_later(const OutboxEntry& entry, Timestamp next_due, std::string error, Done<void> done) override;
   void extend_leases(std::vector<std::string> ids, Timestamp until, Done<void> done) override;
   void dead_letter(const OutboxEntry& entry, std::string reason, Timestamp now, Done<void> done) override;

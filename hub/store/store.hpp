@@ -177,8 +177,10 @@ class Store {
     done(claim(now, lease, limit, skip_targets));
   }
   // The entry was delivered: removes it; for a postal order, records the item code and moves the
-  // dossier to `ordered`. Audited.
-  virtual void delivered(const OutboxEntry& entry, Delivered result, Timestamp now, Done<void> done) = 0;
+  // dossier to `ordered`: an `ordered` event in its history (event id "hub:ordered:<entry id>")
+  // and the callbacks `make` returns, committed with the move as apply_event() does. Audited.
+  virtual void delivered(const OutboxEntry& entry, Delivered result, Timestamp now, CallbackMaker make,
+                         Done<void> done) = 0;
   // The attempt failed but may succeed later: attempts + 1, due again at `next_due`.
   virtual void retry_later(const OutboxEntry& entry, Timestamp next_due, std::string error, Done<void> done) = 0;
   // Given up: moves the entry to the dead letters; a postal order's dossier becomes dead_lettered.

@@ -49,6 +49,28 @@ plain_callbacks() {
 }
 check "a plain XML agency's callbacks are its own XML, without an envelope" plain_callbacks
 
+# ---- the move to `ordered` (the postal core took the order) is in every history and reported
+ordered_once() {
+  for id in "${ids[@]}"; do
+    body_of "$(get "${agency_of[$id]}" "/v1/dossiers/$id")" |
+      jq -e '[.history[] | select(.status == "ordered")] | length == 1 and .[0].applied
+             and (.[0].event_id | startswith("hub:ordered:"))' >/dev/null || return 1
+  done
+}
+check "every dossier's history records its move to ordered, once" ordered_once
+justice=0
+for id in "${ids[@]}"; do [[ ${agency_of[$id]} == hcm-justice ]] && justice=$((justice + 1)); done
+ordered_reported() {  # hcm-justice reports `ordered` as BD_TIEP_NHAN: one callback per dossier
+  for _ in $(seq 1 100); do
+    got=$(callbacks_of hcm-justice | jq '[.callbacks[] | select(.body | contains("BD_TIEP_NHAN"))] | length')
+    [[ $got == "$justice" ]] && return 0
+    sleep 0.1
+  done
+  echo "ordered callbacks to hcm-justice: $got, expected $justice"
+  return 1
+}
+check "the agency is told its dossier was ordered, once per dossier ($justice)" ordered_reported
+
 id=${ids[0]}
 view=$(body_of "$(get "${agency_of[$id]}" "/v1/dossiers/$id")")
 check "a delivered dossier has its waybill and its history" \
@@ -92,6 +114,11 @@ bad=$(ls "$E2E_ROOT"/samples/hcm-justice/invalid/04-*.xml | head -1)
 r=$(post hcm-justice "$bad")
 named() { [[ $(code_of "$r") == 422 && $(body_of "$r" | jq -r '.errors[0].path') == /applicant/phone ]]; }
 check "an invalid message: 422 with the field named" named
+same_as_translate() {  # the problem an agency gets over HTTP is the one `translate` prints
+  diff <(body_of "$r" | jq -S .) <("$HUB_BIN" translate -m "$E2E_ROOT/mappings/hcm-justice.yaml" "$bad" | jq -S .)
+}
+check "the 422 over HTTP is translate's problem, message_type included" same_as_translate
+check "the 422 names the message type" test "$(body_of "$r" | jq -r .message_type)" != null
 rej=$(body_of "$(admin "$(admin_url /admin/rejections)")" | jq '.rejections | length')
 check "the rejection is recorded for operators" test "$rej" -ge 1
 

@@ -47,6 +47,7 @@ class FakeStore final : public store::Store {
   struct Delivery {
     OutboxEntry entry;
     store::Delivered result;
+    store::CallbackMaker make;  // what the dispatcher hands the store for the `ordered` move
   };
 
   FakeStore() : writer_([this] { write_loop(); }) {}
@@ -107,11 +108,12 @@ class FakeStore final : public store::Store {
     }
     return out;
   }
-  void delivered(const OutboxEntry& entry, store::Delivered result, Timestamp, store::Done<void> done) override {
+  void delivered(const OutboxEntry& entry, store::Delivered result, Timestamp, store::CallbackMaker make,
+                 store::Done<void> done) override {
     later(
-        [this, entry, result] {
+        [this, entry, result, make = std::move(make)] {
           erase(entry.id);
-          deliveries_.push_back(Delivery{entry, result});
+          deliveries_.push_back(Delivery{entry, result, make});
         },
         std::move(done));
   }
@@ -352,6 +354,31 @@ TEST_CASE("dispatcher: a retry, then delivered, with the idempotency key each ti
   const std::string text = metrics.exposition();
   CHECK(text.find("dossier_hub_dispatch_seconds_count{target=\"postal\"} 2") != std::string::npos);
   CHECK(text.find("dossier_hub_outbox_depth") != std::string::npos);
+}
+
+TEST_CASE("dispatcher: a delivered order hands the store the callbacks of the ordered move", "[dispatcher]") {
+  asio::io_context io;
+  FakeStore store;
+  store.add(entry("E1", "postal", kPostal));
+  ScriptedClient client;
+  client.script = [](const std::string&, int) { return status(201, R"({"item_code":"EB000000015VN"})"); };
+  obs::Registry metrics;
+  dispatcher::Dispatcher d(io, store, client, fast_settings(), metrics);
+  std::vector<std::string> asked;
+  d.report_ordered([&](const store::StoredDossier&, const store::StatusEvent& e) {
+    asked.push_back(std::string(to_string(e.status)));
+    return std::vector<OutboxEntry>{};
+  });
+  d.start();
+  REQUIRE(run_until(io, [&] { return store.deliveries().size() == 1; }));
+  stop(io, d);
+
+  const auto deliveries = store.deliveries();
+  REQUIRE(deliveries[0].make);
+  store::StatusEvent ordered;
+  ordered.status = Status::ordered;
+  deliveries[0].make(store::StoredDossier{}, ordered);
+  CHECK(asked == std::vector<std::string>{"ordered"});
 }
 
 TEST_CASE("dispatcher: the delay is the backoff, or the partner's Retry-After when longer", "[dispatcher]") {

@@ -47,8 +47,9 @@ inline Outcome<T> settle(const std::function<void(Done<T>)>& start) {
   return p.get();
 }
 
-inline Outcome<void> delivered_sync(Store& s, const OutboxEntry& e, Delivered d, Timestamp now) {
-  return settle<void>([&](Done<void> done) { s.delivered(e, std::move(d), now, std::move(done)); });
+inline Outcome<void> delivered_sync(Store& s, const OutboxEntry& e, Delivered d, Timestamp now,
+                                    CallbackMaker make = {}) {
+  return settle<void>([&](Done<void> done) { s.delivered(e, std::move(d), now, std::move(make), std::move(done)); });
 }
 inline Outcome<void> retry_sync(Store& s, const OutboxEntry& e, Timestamp next, std::string error) {
   return settle<void>([&](Done<void> done) { s.retry_later(e, next, std::move(error), std::move(done)); });
@@ -621,16 +622,51 @@ TEST_CASE("delivered removes the entry, and a postal order's dossier becomes ord
   const std::string hub_id = entry.hub_id;
   REQUIRE(accept_sync(s, std::move(r)));
 
-  REQUIRE(delivered_sync(s, entry, Delivered{"EB123456789VN"}, at(5)));
+  // The agency subscribed to `ordered`: its callback is rendered from the dossier as it was.
+  int made = 0;  // the maker runs on the writer's thread while this one waits: no assertions there
+  std::optional<Status> seen_before, seen_status;
+  std::optional<std::string> seen_item;
+  auto maker = [&](const StoredDossier& before, const StatusEvent& e) {
+    ++made;
+    seen_before = before.status;
+    seen_status = e.status;
+    seen_item = e.item_code;
+    OutboxEntry cb;
+    cb.id = "CB-ORDERED";
+    cb.kind = OutboxKind::agency_callback;
+    cb.target = "hcm-justice";
+    cb.hub_id = e.hub_id;
+    cb.url = "https://agency.example/callback";
+    cb.content_type = "application/xml";
+    cb.payload = "<TrangThai>" + std::string(to_string(e.status)) + "</TrangThai>";
+    cb.due_at = e.received_at;
+    return std::vector<OutboxEntry>{cb};
+  };
+  REQUIRE(delivered_sync(s, entry, Delivered{"EB123456789VN"}, at(5), maker));
   auto d = s.dossier(hub_id);
   REQUIRE(d);
   REQUIRE(d->has_value());
   CHECK((*d)->status == Status::ordered);
   CHECK((*d)->dossier.status == "ordered");
   CHECK((*d)->item_code == "EB123456789VN");
-  auto depth = s.outbox_depth();
-  REQUIRE(depth);
-  CHECK(*depth == 0);
+  CHECK(made == 1);
+  CHECK(seen_before == Status::accepted);
+  CHECK(seen_status == Status::ordered);
+  CHECK(seen_item == "EB123456789VN");
+  Backend::Raw raw(db);
+  CHECK(raw.scalar("SELECT count(*) FROM outbox WHERE id = 'CB-ORDERED' AND kind = 'agency_callback'") == 1);
+  CHECK(raw.count("outbox") == 1);  // the order is gone, the callback waits
+
+  // The history shows the move, as the hub's own event.
+  auto h = s.history(hub_id).value();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].event_id == "hub:ordered:" + entry.id);
+  CHECK(h[0].status == Status::ordered);
+  CHECK(h[0].applied);
+  CHECK(h[0].order_id == entry.id);
+  CHECK(h[0].item_code == "EB123456789VN");
+  CHECK(same_instant(h[0].occurred_at, at(5)));
+
   auto trail = s.audit_for(hub_id);
   REQUIRE(trail);
   REQUIRE(trail->size() == 2);
@@ -638,11 +674,40 @@ TEST_CASE("delivered removes the entry, and a postal order's dossier becomes ord
   CHECK(trail->back().detail == "from=accepted to=ordered cause=delivered:" + entry.id);
 
   // Delivered again (a second dispatcher after a lease expired): nothing changes, no error.
-  Backend::Raw raw(db);
   const auto audit_rows = raw.count("audit");
-  REQUIRE(delivered_sync(s, entry, Delivered{"EB000000000VN"}, at(6)));
+  REQUIRE(delivered_sync(s, entry, Delivered{"EB000000000VN"}, at(6), maker));
   CHECK(raw.count("audit") == audit_rows);
+  CHECK(raw.count("status_events") == 1);
+  CHECK(made == 1);
   CHECK(s.dossier(hub_id).value()->item_code == "EB123456789VN");
+}
+
+TEST_CASE("delivered: the ordered move, its event and its callbacks are one write") {
+  Backend db;
+  auto store = db.open();
+  auto& s = *store;
+  auto r = make_accept("STP-OB");
+  const OutboxEntry entry = r.outbox.front();
+  const std::string hub_id = entry.hub_id;
+  REQUIRE(accept_sync(s, std::move(r)));
+  auto broken = [](const StoredDossier&, const StatusEvent& e) {
+    OutboxEntry cb;
+    cb.id = "CB-" + e.event_id;
+    cb.kind = OutboxKind::agency_callback;
+    cb.hub_id = "01JNOTADOSSIER000000000000";  // no such dossier: the foreign key refuses it
+    cb.due_at = e.received_at;
+    return std::vector<OutboxEntry>{cb};
+  };
+  auto failed = delivered_sync(s, entry, Delivered{"EB123456789VN"}, at(5), broken);
+  REQUIRE_FALSE(failed);
+  CHECK_THAT(failed.error().message, Catch::Contains(Backend::kForeignKey));
+  Backend::Raw raw(db);
+  CHECK(raw.count("status_events") == 0);
+  CHECK(raw.count("outbox") == 1);  // the order is still there, to be delivered again
+  CHECK(status_of(s, hub_id) == Status::accepted);
+  REQUIRE(delivered_sync(s, entry, Delivered{"EB123456789VN"}, at(6)));
+  CHECK(status_of(s, hub_id) == Status::ordered);
+  CHECK(raw.count("status_events") == 1);
 }
 
 TEST_CASE("dead letters: the dossier is dead_lettered, redrive puts the order back, discard drops it") {
