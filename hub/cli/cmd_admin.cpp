@@ -86,19 +86,20 @@ int run_admin(std::span<char*> args) {
   positional.add("words", -1);
   po::variables_map vm;
   int code = kExitOk;
-  if (!parse_args(args,
-                  "admin [--url URL] WHAT...\n"
-                  "  dead-letters [list]                  the dead letters, newest first\n"
-                  "  dead-letters show ID                 one, with its payload and last error\n"
-                  "  dead-letters redrive (ID... | --all) --actor NAME\n"
-                  "  dead-letters discard (ID... | --all) --actor NAME\n"
-                  "  rejections                           refused messages and their problems\n"
-                  "  trace HUB_ID                         a dossier, its history and audit entries\n"
-                  "  mappings [reload]                    what is loaded; reload all (or none)\n"
-                  "  audit                                check the audit chain",
-                  "Talks to a running hub's admin listener (docs/operations.md). Redrive and discard are\n"
-                  "audited with --actor. Exit 0 on success, 1 when the hub refused or failed, 2 on usage.",
-                  options, positional, vm, code, &hidden))
+  if (!parse_args(
+          args,
+          "admin [--url URL] WHAT...\n"
+          "  dead-letters [list]                  the dead letters, newest first\n"
+          "  dead-letters show ID                 one, with its payload and last error\n"
+          "  dead-letters redrive (ID... | --all) --actor NAME\n"
+          "  dead-letters discard (ID... | --all) --actor NAME\n"
+          "  rejections                           refused messages and their problems\n"
+          "  trace HUB_ID                         a dossier, its history and audit entries\n"
+          "  mappings [reload]                    what is loaded; reload (a refused file keeps its earlier version)\n"
+          "  audit                                check the audit chain",
+          "Talks to a running hub's admin listener (docs/operations.md). Redrive and discard are\n"
+          "audited with --actor. Exit 0 on success, 1 when the hub refused or failed, 2 on usage.",
+          options, positional, vm, code, &hidden))
     return code;
   const auto words = vm.count("words") ? vm["words"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const std::string base = vm["url"].as<std::string>();
@@ -171,7 +172,12 @@ int run_admin(std::span<char*> args) {
     auto a = call(base, http::verb::post, "/admin/mappings/reload", "", error);
     if (!a) return fail(error);
     print(a->body);
-    return a->status == 200 ? kExitOk : kExitRefused;
+    if (a->status != 200) return kExitRefused;
+    // Reloaded, but some files were refused (each agency of them keeps its earlier version, if any).
+    boost::system::error_code ec;
+    const json::value v = json::parse(a->body, ec);
+    const auto* refused = ec || !v.is_object() ? nullptr : v.as_object().if_contains("refused");
+    return refused && refused->is_array() && !refused->as_array().empty() ? kExitRefused : kExitOk;
   }
   if (words[0] == "audit") return get("/admin/audit/verify");
   return usage();

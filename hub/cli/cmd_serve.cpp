@@ -11,6 +11,7 @@
 #include "hub/service/admin_service.hpp"
 #include "hub/service/destination.hpp"
 #include "hub/service/hub_service.hpp"
+#include "hub/service/status_callbacks.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,9 +33,20 @@ std::string queue_display(const config::Queue& q) {
 
 std::string reload_summary(const service::MappingSet& set) {
   boost::json::array agencies;
-  for (const auto& m : set.mappings) agencies.emplace_back(m.agency_id());
-  return boost::json::serialize(
-      boost::json::object{{"generation", static_cast<std::int64_t>(set.generation)}, {"agencies", agencies}});
+  for (const auto& m : set.mappings) agencies.emplace_back(m->agency_id());
+  return boost::json::serialize(boost::json::object{{"generation", static_cast<std::int64_t>(set.generation)},
+                                                    {"agencies", agencies},
+                                                    {"refused", service::to_json(set.refused)}});
+}
+
+// Each refused mapping file, logged with its reason (load errors name files and lines, never a
+// message's content).
+void log_refused(const service::MappingSet& set, obs::Registry& metrics) {
+  metrics.gauge("dossier_hub_mappings_refused", "Mapping files the latest load refused (each logged with its reason)")
+      .set(static_cast<double>(set.refused.size()));
+  for (const auto& r : set.refused)
+    obs::Log::error("mapping_refused",
+                    {{"file", r.file}, {"kept_earlier_version", r.kept ? "true" : "false"}, {"reason", r.reason}});
 }
 
 }  // namespace
@@ -50,12 +62,13 @@ int run_serve(std::span<char*> args) {
   po::positional_options_description positional;
   po::variables_map vm;
   int code = kExitOk;
-  if (!parse_args(args, "serve --config FILE [--check-config] [--workers N]",
-                  "Runs the hub service: the partner listener (HTTPS, client certificates required), the\n"
-                  "admin listener (plain HTTP, loopback), the store, the router and the dispatcher.\n"
-                  "Logs are JSON lines on standard error. Stops cleanly on SIGTERM or SIGINT (requests in\n"
-                  "progress finish); reloads every mapping on SIGHUP (all compile, or none is swapped).",
-                  options, positional, vm, code))
+  if (!parse_args(
+          args, "serve --config FILE [--check-config] [--workers N]",
+          "Runs the hub service: the partner listener (HTTPS, client certificates required), the\n"
+          "admin listener (plain HTTP, loopback), the store, the router and the dispatcher.\n"
+          "Logs are JSON lines on standard error. Stops cleanly on SIGTERM or SIGINT (requests in\n"
+          "progress finish); reloads the mappings on SIGHUP (a file that does not compile keeps its earlier version).",
+          options, positional, vm, code))
     return code;
 
   std::optional<config::HubConfig> cfg;
@@ -73,6 +86,13 @@ int run_serve(std::span<char*> args) {
   for (const auto& [name, ep] : cfg->endpoints)
     if (name.empty() || ep.url.empty()) return kExitUsage;
   if (vm["check-config"].as<bool>()) {
+    if (!mappings->refused.empty()) {
+      for (const auto& r : mappings->refused) std::cerr << "dossier-hub serve: refused " << r.reason << '\n';
+      std::cerr << "dossier-hub serve: " << mappings->refused.size()
+                << " mapping(s) refused; serve would start without " << (mappings->refused.size() == 1 ? "it" : "them")
+                << '\n';
+      return kExitUsage;
+    }
     std::cout << "configuration ok: " << mappings->mappings.size() << " agencies, " << routes->size() << " routes, "
               << cfg->endpoints.size() << " postal endpoint(s)\n";
     return kExitOk;
@@ -107,16 +127,19 @@ int run_serve(std::span<char*> args) {
   obs::Registry metrics;
   boost::asio::io_context io(static_cast<int>(cfg->workers));
   service::Context ctx(*cfg, *store, *routes, metrics, mappings, [] { return std::chrono::system_clock::now(); });
+  log_refused(*mappings, metrics);
   std::atomic<std::uint64_t> generation{1};
   std::mutex reload_mutex;
   auto reload = [&]() -> Outcome<std::string> {
     std::lock_guard lock(reload_mutex);
     try {
-      auto next = service::load_mappings(cfg->mappings, generation + 1);
+      auto next = service::load_mappings(cfg->mappings, generation + 1, ctx.mappings.load().get());
       ++generation;
       ctx.mappings.store(next);
+      log_refused(*next, metrics);
       obs::Log::info("mappings_reloaded", {{"generation", std::to_string(next->generation)},
-                                           {"agencies", std::to_string(next->mappings.size())}});
+                                           {"agencies", std::to_string(next->mappings.size())},
+                                           {"refused", std::to_string(next->refused.size())}});
       return reload_summary(*next);
     } catch (const std::exception& e) {
       obs::Log::error("mappings_not_reloaded", {{"reason", e.what()}});
@@ -139,6 +162,7 @@ int run_serve(std::span<char*> args) {
         if (!to) return std::nullopt;
         return dispatcher::Destination{std::move(to->url), std::move(to->headers)};
       });
+  dispatch.report_ordered(service::status_callbacks(ctx));
   const std::string instance = cfg->agencies.address + ":" + std::to_string(cfg->agencies.port);
   // Postal endpoints on AMQP: their orders go through a connector of their own (every other
   // target's over HTTPS), in embedded and shared mode alike.

@@ -198,23 +198,24 @@ asio::awaitable<Response> AdminService::handle(Request req, const edge::Peer& /*
     json::array arr;
     for (const auto& m : maps->mappings) {
       json::array types;
-      for (const auto& t : m.message_types()) types.emplace_back(t);
-      arr.push_back(json::object{{"agency", m.agency_id()},
-                                 {"file", m.file().string()},
-                                 {"format", to_string(m.source_format())},
+      for (const auto& t : m->message_types()) types.emplace_back(t);
+      arr.push_back(json::object{{"agency", m->agency_id()},
+                                 {"file", m->file().string()},
+                                 {"format", to_string(m->source_format())},
                                  {"message_types", types},
-                                 {"callback", m.has_callback()}});
+                                 {"callback", m->has_callback()}});
     }
-    co_return json_response(
-        http::status::ok,
-        json::serialize(json::object{{"generation", static_cast<std::int64_t>(maps->generation)}, {"mappings", arr}}),
-        version);
+    co_return json_response(http::status::ok,
+                            json::serialize(json::object{{"generation", static_cast<std::int64_t>(maps->generation)},
+                                                         {"mappings", arr},
+                                                         {"refused", to_json(maps->refused)}}),
+                            version);
   }
   if (path == "/admin/mappings/reload" && post) {
     auto r = reload_();
     if (!r)
       co_return problem_response(422, "urn:dossier-hub:problem:mapping-invalid",
-                                 "The mappings were not reloaded: the running ones stay",
+                                 "No mapping could be loaded: the running ones stay",
                                  FieldErrors("", r.error().message), version);
     co_return json_response(http::status::ok, *r, version);
   }

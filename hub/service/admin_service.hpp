@@ -11,7 +11,7 @@ namespace dh::service {
 
 class AdminService final : public edge::RequestHandler {
  public:
-  // `reload` reloads the mappings (all or none) and says what happened.
+  // `reload` reloads the mappings (each file on its own) and says what happened.
   AdminService(Context& ctx, std::function<Outcome<std::string>()> reload);
   boost::asio::awaitable<edge::Response> handle(edge::Request request, const edge::Peer& peer) override;
 
