@@ -2,6 +2,7 @@
 
 #include "hub/common/text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -116,6 +117,20 @@ R phone(const Value& in) {
   return Value("+84" + national);
 }
 
+// The province codes of the first three digits of a CCCD: the 63 provinces and cities as they were
+// before 1 July 2025, by their GSO codes (01 Hà Nội ... 96 Cà Mau), written with a leading 0. The
+// code is that of the province where the birth was registered, and a personal identification
+// number never changes when provinces merge, so numbers carry the codes of the old 63. The numbers
+// between (003, 005, 007, 009, 013, ...), 000 and 097-999 are no province's code.
+constexpr std::array<std::uint8_t, 63> kCccdProvinces = {1,  2,  4,  6,  8,  10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25,
+                                                         26, 27, 30, 31, 33, 34, 35, 36, 37, 38, 40, 42, 44, 45, 46, 48,
+                                                         49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75,
+                                                         77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96};
+
+bool is_cccd_province(int code) noexcept {
+  return std::binary_search(kCccdProvinces.begin(), kCccdProvinces.end(), code);
+}
+
 R id_number(const Value& in) {
   auto s = as_text(in);
   if (!s) return make_error(std::string("id_number needs text, got ") + type_name(in));
@@ -127,8 +142,12 @@ R id_number(const Value& in) {
       return make_error("must be a 12-digit CCCD or 9-digit CMND number");
   }
   if (d.size() == 12) {
+    // Digits 1-3: the province code. Digit 4: century and sex (0/1 the 20th century, male/female;
+    // 2/3 the 21st; 4/5 the 22nd; 6/7 the 23rd; 8/9 the 24th), so every digit is one. Digits 5-6:
+    // the last two digits of the birth year, any two. The transform has no clock: a birth year
+    // after today is not refused here. Digits 7-12: a serial number.
     const int province = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
-    if (province < 1 || province > 96)
+    if (!is_cccd_province(province))
       return make_error("is not a CCCD number: its first three digits are not a province code");
     return Value(std::move(d));
   }

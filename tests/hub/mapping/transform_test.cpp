@@ -155,6 +155,16 @@ TEST_CASE("phone: an 11-digit mobile (one digit too many) is refused", "[transfo
 // ---------------------------------------------------------------- id_number
 
 TEST_CASE("id_number: a 12-digit CCCD with a province prefix 001-096, or a 9-digit CMND", "[transform][id]") {
+  // Every one of the 63 pre-2025 province codes is a valid prefix, whatever the century/sex digit.
+  for (const char* code :
+       {"001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020", "022", "024", "025",
+        "026", "027", "030", "031", "033", "034", "035", "036", "037", "038", "040", "042", "044", "045", "046", "048",
+        "049", "051", "052", "054", "056", "058", "060", "062", "064", "066", "067", "068", "070", "072", "074", "075",
+        "077", "079", "080", "082", "083", "084", "086", "087", "089", "091", "092", "093", "094", "095", "096"})
+    for (char century : {'0', '3', '9'}) {
+      const std::string n = std::string(code) + century + "01004512";
+      CHECK(text_of(Op::id_number, n) == n);
+    }
   CHECK(text_of(Op::id_number, "079301004512") == "079301004512");
   CHECK(text_of(Op::id_number, "079 301 004 512") == "079301004512");
   CHECK(text_of(Op::id_number, "  001301004512  ") == "001301004512");  // Hà Nội
@@ -177,6 +187,11 @@ TEST_CASE("id_number: wrong shapes are refused", "[transform][id]") {
   CHECK(refusal(Op::id_number, "000301004512") == province);
   CHECK(refusal(Op::id_number, "097301004512") == province);
   CHECK(refusal(Op::id_number, "999301004512") == province);
+  // Inside 001-096 but no province's code: the gaps between the 63 pre-2025 GSO codes.
+  for (const char* gap : {"003", "005", "007", "009", "013", "016", "018", "021", "023", "028", "029",
+                          "032", "039", "041", "043", "047", "050", "053", "055", "057", "059", "061",
+                          "063", "065", "069", "071", "073", "076", "078", "081", "085", "088", "090"})
+    CHECK(refusal(Op::id_number, std::string(gap) + "301004512") == province);
   CHECK(refusal(make(Op::id_number), Value(1.5)) == "id_number needs text, got a number");
 }
 
