@@ -6,6 +6,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <fstream>
 #include <initializer_list>
 #include <regex>
@@ -110,6 +113,7 @@ class Loader {
   void load_tables(const YAML::Node& n);
   void load_message(const YAML::Node& n, std::set<std::string>& names, bool last);
   void load_callback(const YAML::Node& n);
+  void load_limits(const YAML::Node& n);
   std::vector<Condition> load_when(const YAML::Node& n);
   Condition load_condition(const YAML::Node& n);
   RuleSet load_rules(const YAML::Node& n, std::string_view what, bool in_items);
@@ -155,7 +159,8 @@ std::unique_ptr<Mapping::Impl> Loader::compile(const std::string& content) {
     fail(e.mark, e.msg);
   }
   if (!root.IsMap()) fail(root, "a mapping file must be a YAML map");
-  check_map(root, "the mapping", {"mapping", "agency", "identity", "format", "tables", "messages", "callback"});
+  check_map(root, "the mapping",
+            {"mapping", "agency", "identity", "format", "tables", "messages", "callback", "limits"});
   if (const std::string v = required_scalar(root, "mapping", "the mapping"); v != kLanguage)
     fail(root["mapping"], "unsupported mapping language '" + v + "' (this hub reads " + std::string(kLanguage) + ")");
   if (!root["agency"]) fail(root, "the mapping needs 'agency'");
@@ -172,7 +177,28 @@ std::unique_ptr<Mapping::Impl> Loader::compile(const std::string& content) {
   std::set<std::string> names;
   for (std::size_t i = 0; i < messages.size(); ++i) load_message(messages[i], names, i + 1 == messages.size());
   if (root["callback"]) load_callback(root["callback"]);
+  if (root["limits"]) load_limits(root["limits"]);
   return std::move(impl_);
+}
+
+void Loader::load_limits(const YAML::Node& n) {
+  check_map(n, "limits", {"rate", "burst"});
+  // A number in (least, 1000000] (rate) or [least, 1000000] (burst), else `why` at its place.
+  auto number = [&](const YAML::Node& v, std::string_view what, double least, bool open, const char* why) {
+    const std::string s = scalar(v, what);
+    double x = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(x) || x < least || (open && x == least) ||
+        x > 1e6)
+      fail(v, std::string(what) + why);
+    return x;
+  };
+  if (!n["rate"]) fail(n, "limits needs 'rate' (requests per second for this agency)");
+  RateLimit r;
+  r.rate = number(n["rate"], "limits.rate", 0, true, " must be a number above 0 and at most 1000000 (per second)");
+  r.burst = n["burst"] ? number(n["burst"], "limits.burst", 1, false, " must be a number from 1 to 1000000")
+                       : std::max(1.0, 2 * r.rate);
+  impl_->rate_limit = r;
 }
 
 void Loader::load_agency(const YAML::Node& n) {

@@ -513,6 +513,9 @@ const std::filesystem::path& Mapping::file() const noexcept {
 SourceFormat Mapping::source_format() const noexcept {
   return impl_->source_format;
 }
+const std::optional<RateLimit>& Mapping::rate_limit() const noexcept {
+  return impl_->rate_limit;
+}
 bool Mapping::has_callback() const noexcept {
   return impl_->callback.has_value();
 }

@@ -64,6 +64,12 @@ struct RenderedCallback {
   std::string body;
 };
 
+// The agency's own request rate (`limits` in its mapping), in place of the hub's default.
+struct RateLimit {
+  double rate = 0;   // requests per second, > 0
+  double burst = 0;  // bucket size, >= 1
+};
+
 class Mapping {
  public:
   ~Mapping();
@@ -81,6 +87,8 @@ class Mapping {
   [[nodiscard]] const Identity& identity() const noexcept;
   [[nodiscard]] const std::filesystem::path& file() const noexcept;
   [[nodiscard]] SourceFormat source_format() const noexcept;
+  // nullopt: the hub's limits.agency_rate and agency_burst apply.
+  [[nodiscard]] const std::optional<RateLimit>& rate_limit() const noexcept;
   [[nodiscard]] std::vector<std::string> message_types() const;
 
   struct Translation {

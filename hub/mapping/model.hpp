@@ -157,6 +157,7 @@ struct Mapping::Impl {
   std::vector<std::unique_ptr<Table>> tables;
   std::vector<MessageType> messages;
   std::optional<Callback> callback;
+  std::optional<RateLimit> rate_limit;
 };
 
 }  // namespace dh::mapping

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 namespace dh::service {
 
@@ -140,8 +141,7 @@ std::string stored_dossier_json(const store::StoredDossier& d, const std::vector
 
 // ---------------------------------------------------------------- routing
 
-HubService::HubService(Context& ctx)
-    : ctx_(ctx), limiter_(ctx.config.limits.agency_rate, ctx.config.limits.agency_burst) {}
+HubService::HubService(Context& ctx) : ctx_(ctx) {}
 
 asio::awaitable<Response> HubService::handle(Request req, const edge::Peer& peer) {
   const auto started = std::chrono::steady_clock::now();
@@ -234,12 +234,14 @@ asio::awaitable<Response> HubService::post_message(Request& req, const Partner& 
         .inc();
   };
 
-  if (auto wait = limiter_.acquire(partner.id, std::chrono::steady_clock::now()); wait.count() > 0) {
+  const auto& own = m.rate_limit();  // the agency's own, else the hub's default
+  const double rate = own ? own->rate : ctx_.config.limits.agency_rate;
+  const double burst = own ? own->burst : ctx_.config.limits.agency_burst;
+  if (auto wait = limiter_.acquire(partner.id, rate, burst, std::chrono::steady_clock::now()); wait.count() > 0) {
     count("rate_limited");
-    Response res = simple_problem(
-        429, "rate-limited", "Too many requests",
-        "this agency exceeds its rate of " + std::to_string(ctx_.config.limits.agency_rate) + " requests per second",
-        version);
+    std::ostringstream why;
+    why << "this agency exceeds its rate of " << rate << " requests per second";
+    Response res = simple_problem(429, "rate-limited", "Too many requests", why.str(), version);
     res.set(http::field::retry_after, std::to_string(std::max<long long>(1, (wait.count() + 999) / 1000)));
     co_return res;
   }

@@ -1,4 +1,5 @@
-// Per-agency request rate: a token bucket per key (rate per second, burst). Thread-safe.
+// Per-agency request rate: a token bucket per key, with the rate and burst given at each request
+// (an agency's mapping may set its own, and a reload may change them). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -10,17 +11,16 @@ namespace dh::service {
 
 class RateLimiter {
  public:
-  RateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
-
-  // 0 when the request may go now (a token is taken); else how long until one is free.
-  std::chrono::milliseconds acquire(const std::string& key, std::chrono::steady_clock::time_point now);
+  // 0 when the request may go now (a token is taken); else how long until one is free. A new key
+  // starts with a full bucket.
+  std::chrono::milliseconds acquire(const std::string& key, double rate, double burst,
+                                    std::chrono::steady_clock::time_point now);
 
  private:
   struct Bucket {
     double tokens;
     std::chrono::steady_clock::time_point at;
   };
-  double rate_, burst_;
   std::mutex mutex_;
   std::map<std::string, Bucket, std::less<>> buckets_;
 };

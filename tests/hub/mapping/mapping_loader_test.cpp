@@ -117,7 +117,7 @@ TEST_CASE("loader: unknown keys are errors everywhere, listing what is expected"
   SECTION("top level") {
     check_load_error(kGood + "mapings: 1\n", "36:1",
                      "unknown key 'mapings' in the mapping (expected one of: mapping, agency, identity, format, "
-                     "tables, messages, callback)");
+                     "tables, messages, callback, limits)");
   }
   SECTION("in a field rule") {
     check_load_error(with("MaHoSo, required: true", "MaHoSo, requried: true"), "17:51",
@@ -445,4 +445,26 @@ TEST_CASE("loader: callback.root must be an element name with a declared prefix"
   // namespace-well-formed (<zz:CapNhat> with no xmlns:zz) or not XML at all.
   CHECK(load_error(with("root: kq:CapNhat", "root: zz:CapNhat")) != "(loaded)");
   CHECK(load_error(with("root: kq:CapNhat", "root: \"1 <bad\"")) != "(loaded)");
+}
+
+TEST_CASE("loader: limits give the agency its own request rate, burst 2 x rate unless said", "[loader]") {
+  CHECK_FALSE(load_yaml(kGood).rate_limit());
+  const auto own = load_yaml(kGood + "limits: { rate: 2.5 }\n").rate_limit();
+  REQUIRE(own);
+  CHECK(own->rate == 2.5);
+  CHECK(own->burst == 5);
+  const auto both = load_yaml(kGood + "limits: { rate: 50, burst: 80 }\n").rate_limit();
+  REQUIRE(both);
+  CHECK(both->rate == 50);
+  CHECK(both->burst == 80);
+  CHECK(load_yaml(kGood + "limits: { rate: 0.1 }\n").rate_limit()->burst == 1);  // at least one request
+}
+
+TEST_CASE("loader: limits are checked where they are written", "[loader]") {
+  check_load_error(kGood + "limits: { rate: 0 }\n", "36:17", "limits.rate must be a number above 0");
+  check_load_error(kGood + "limits: { rate: fast }\n", "36:17", "limits.rate must be a number above 0");
+  check_load_error(kGood + "limits: { rate: 10, burst: 0.5 }\n", "36:28", "limits.burst must be a number from 1");
+  check_load_error(kGood + "limits: { burst: 10 }\n", "36:9", "limits needs 'rate'");
+  check_load_error(kGood + "limits: { rate: 10, per: minute }\n", "36:21",
+                   "unknown key 'per' in limits (expected one of: rate, burst)");
 }
