@@ -157,6 +157,35 @@ std::string collapse_spaces(std::string_view s) {
   return out;
 }
 
+std::pair<std::size_t, std::size_t> line_column(std::string_view s, std::size_t offset) noexcept {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < s.size(); ++i) {
+    if (s[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+std::optional<std::size_t> find_indent_tab(std::string_view s, std::size_t last_line) noexcept {
+  bool indent = true;  // still in the leading whitespace of the line
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < s.size() && line <= last_line; ++i) {
+    if (s[i] == '\n') {
+      ++line;
+      indent = true;
+    } else if (s[i] == '\t' && indent) {
+      return i;
+    } else if (s[i] != ' ') {
+      indent = false;
+    }
+  }
+  return std::nullopt;
+}
+
 bool is_blank(std::string_view s) noexcept {
   return trim(s).empty();
 }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace dh::text {
 
@@ -15,6 +16,14 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view s) noexcept;
 inline bool is_valid_utf8(std::string_view s) noexcept {
   return !find_invalid_utf8(s);
 }
+
+// Line and column (1-based, columns in code points) of a byte offset, for errors in files people
+// write.
+std::pair<std::size_t, std::size_t> line_column(std::string_view s, std::size_t offset) noexcept;
+
+// The byte offset of the first tab in the indentation of lines 1..`last_line` (1-based), which YAML
+// forbids and a YAML parser reports as something else; nullopt when there is none.
+std::optional<std::size_t> find_indent_tab(std::string_view s, std::size_t last_line) noexcept;
 
 // True when every byte is ASCII (such text is already NFC and needs no ICU round trip).
 bool is_ascii(std::string_view s) noexcept;

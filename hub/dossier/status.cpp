@@ -58,6 +58,15 @@ std::optional<Status> parse_status(std::string_view s) noexcept {
   return std::nullopt;
 }
 
+const std::string& status_names() {
+  static const std::string names = [] {
+    std::string out;
+    for (const auto& [name, st] : kNames) out += (out.empty() ? "" : ", ") + std::string(name);
+    return out;
+  }();
+  return names;
+}
+
 bool is_final(Status s) noexcept {
   return s == Status::delivered || s == Status::returned || s == Status::cancelled;
 }

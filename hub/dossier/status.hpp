@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace dh {
@@ -24,6 +25,9 @@ enum class Status {
 
 std::string_view to_string(Status s) noexcept;
 std::optional<Status> parse_status(std::string_view s) noexcept;
+
+// Every status name, in life-cycle order, comma-separated: for errors that list what is allowed.
+const std::string& status_names();
 
 // Whether an event reporting `to` moves a dossier that is now `from`. False for late, repeated
 // and out-of-order events (which are still recorded in the history).

@@ -2,6 +2,7 @@
 // only MappingError with file:line:column. Unknown and duplicate keys are errors everywhere.
 #include "hub/common/distinguished_name.hpp"
 #include "hub/common/text.hpp"
+#include "hub/dossier/status.hpp"
 #include "hub/mapping/model.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -22,10 +23,6 @@ namespace {
 
 constexpr std::string_view kLanguage = "dossier-hub/mapping/v1";
 constexpr std::size_t kMaxMappingBytes = 4 * 1024 * 1024;
-
-constexpr std::array<std::string_view, 10> kStatuses = {
-    "accepted",  "ordered",         "picked_up", "in_transit", "out_for_delivery",
-    "delivered", "delivery_failed", "returned",  "cancelled",  "dead_lettered"};
 
 class Loader {
  public:
@@ -156,6 +153,13 @@ std::unique_ptr<Mapping::Impl> Loader::compile(const std::string& content) {
   try {
     root = YAML::Load(content);
   } catch (const YAML::Exception& e) {
+    if (auto tab = text::find_indent_tab(content, static_cast<std::size_t>(e.mark.line) + 1)) {
+      const auto [line, column] = text::line_column(content, *tab);
+      YAML::Mark m = e.mark;
+      m.line = static_cast<int>(line) - 1;
+      m.column = static_cast<int>(column) - 1;
+      fail(m, "a tab in the indentation: YAML indents with spaces only (the parser says: " + e.msg + ")");
+    }
     fail(e.mark, e.msg);
   }
   if (!root.IsMap()) fail(root, "a mapping file must be a YAML map");
@@ -211,6 +215,11 @@ void Loader::load_agency(const YAML::Node& n) {
   for (const auto& kv : organs) {
     Organ o{scalar(kv.first, "an organ id"), text::to_nfc(scalar(kv.second, "an organ name"))};
     if (text::is_blank(o.id) || text::is_blank(o.name)) fail(kv.first, "organ ids and names must not be empty");
+    // QCVN 102 (Circular 10/2016/TT-BTTTT): levels 4.3.2.1, the first level a letter and two digits
+    // (H provinces, G central bodies). The widths are those of every published example.
+    static const std::regex kOrganId("[0-9]{3}\\.[0-9]{2}\\.[0-9]{2}\\.[A-Z][0-9]{2}");
+    if (!std::regex_match(o.id, kOrganId))
+      fail(kv.first, "organ id '" + o.id + "' is not a QCVN 102 organ id: ddd.dd.dd.Xdd, such as 000.00.12.H29");
     impl_->organs.push_back(std::move(o));
   }
 }
@@ -299,7 +308,12 @@ Transform Loader::load_transform(const YAML::Node& n) {
     t.op = Transform::Op::table;
     const std::string tn = scalar(n["table"], "table");
     auto it = tables_.find(tn);
-    if (it == tables_.end()) fail(n["table"], "no table named '" + tn + "' in tables");
+    if (it == tables_.end()) {
+      std::string list;
+      for (const auto& [table_name, _] : tables_) list += (list.empty() ? "" : ", ") + table_name;
+      fail(n["table"], "no table named '" + tn + "' in tables (" +
+                           (list.empty() ? "there are none" : "expected one of: " + list) + ")");
+    }
     t.table = it->second;
     if (n["otherwise"]) t.otherwise = value(n["otherwise"], "otherwise");
   } else if (name == "pad_left") {
@@ -360,7 +374,21 @@ FieldRule Loader::load_rule(const YAML::Node& key, const YAML::Node& n, Target t
     }
   }
   if (n["transform"]) r.transforms = load_transforms(n["transform"], what + " transform");
-  if (n["default"]) r.fallback = value(n["default"], what + " default");
+  // A constant goes through the transforms and a default does not; either must fit the field,
+  // which is known now rather than at the first message that needs it.
+  if (n["const"]) {
+    Value v = r.source.constant;
+    for (const auto& t : r.transforms) {
+      auto tv = t.apply(std::move(v));
+      if (!tv) fail(n["const"], what + " const: " + tv.error().message);
+      v = std::move(*tv);
+    }
+    if (auto why = type_error(target, v)) fail(n["const"], what + " const " + *why);
+  }
+  if (n["default"]) {
+    r.fallback = value(n["default"], what + " default");
+    if (auto why = type_error(target, r.fallback)) fail(n["default"], what + " default " + *why);
+  }
   if (n["required"]) r.required = boolean(n["required"], what + " required");
   return r;
 }
@@ -439,7 +467,7 @@ void Loader::load_message(const YAML::Node& n, std::set<std::string>& names, boo
   }
   const std::string kind = required_scalar(n, "kind", "a message type");
   auto k = parse_dossier_kind(kind);
-  if (!k) fail(n["kind"], "kind must be result_delivery or dossier_pickup");
+  if (!k) fail(n["kind"], "unknown kind '" + kind + "' (expected one of: result_delivery, dossier_pickup)");
   m.kind = *k;
   if (n["fields"]) m.rules = load_rules(n["fields"], "fields", false);
   if (const YAML::Node r = n["records"]) {
@@ -482,7 +510,7 @@ void Loader::load_callback(const YAML::Node& n) {
   if (n["format"]) {
     const std::string kind = scalar(n["format"], "callback.format");
     auto sf = parse_source_format(kind);
-    if (!sf) fail(n["format"], "callback.format must be xml or json");
+    if (!sf) fail(n["format"], "unknown callback.format '" + kind + "' (expected one of: xml, json)");
     if (*sf != impl_->source_format) {
       const AdapterKind* k = adapters_.find(kind);
       if (!k) fail(n["format"], "no adapter kind '" + kind + "'");
@@ -499,9 +527,7 @@ void Loader::load_callback(const YAML::Node& n) {
   if (!st || !st.IsSequence() || st.size() == 0) fail(n, "callback needs a non-empty list of statuses");
   for (const auto& s : st) {
     const std::string v = scalar(s, "a status");
-    bool known = false;
-    for (auto k : kStatuses) known = known || k == v;
-    if (!known) fail(s, "unknown status '" + v + "'");
+    if (!parse_status(v)) fail(s, "unknown status '" + v + "' (expected one of: " + status_names() + ")");
     cb.statuses.push_back(v);
   }
   if (cb.source_format == SourceFormat::xml) {
@@ -520,7 +546,7 @@ void Loader::load_callback(const YAML::Node& n) {
     } else if (v == "1.2") {
       cb.envelope = Envelope::soap12;
     } else {
-      fail(n["soap"], "callback.soap must be 1.1 or 1.2");
+      fail(n["soap"], "unknown callback.soap '" + v + "' (expected one of: 1.1, 1.2)");
     }
   }
   if (n["soap_action"]) {

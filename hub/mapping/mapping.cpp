@@ -488,6 +488,20 @@ class Evaluator {
 
 }  // namespace
 
+std::optional<std::string> type_error(Target t, const Value& v) {
+  FieldErrors errors;
+  const Where at{};
+  if (info(t).item) {
+    Item scratch;
+    Evaluator::set_item(scratch, t, v, at, errors);
+  } else {
+    Dossier scratch;
+    Evaluator::set(scratch, t, v, at, errors);
+  }
+  if (errors.errors.empty()) return std::nullopt;
+  return std::move(errors.errors.front().reason);
+}
+
 // ---------------------------------------------------------------- Mapping
 
 Mapping::Mapping(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

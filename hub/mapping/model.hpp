@@ -61,6 +61,10 @@ struct TargetInfo {
 const TargetInfo& info(Target t) noexcept;
 std::optional<Target> find_target(std::string_view name, bool in_items) noexcept;
 
+// Why `v` cannot go into the field `t` (the same conversion a message's value goes through), or
+// nullopt when it can: the loader checks `const` and `default` values with it.
+std::optional<std::string> type_error(Target t, const Value& v);
+
 struct ConcatPart {
   std::optional<std::string> literal;
   std::unique_ptr<CompiledPath> path;

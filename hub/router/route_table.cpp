@@ -33,20 +33,6 @@ constexpr std::size_t kMaxCatalogueBytes = 16 * 1024 * 1024;
   throw RouteError(os.str());
 }
 
-// Line and column (1-based, columns in code points) of a byte offset.
-std::pair<std::size_t, std::size_t> position_of(std::string_view s, std::size_t offset) {
-  std::size_t line = 1, column = 1;
-  for (std::size_t i = 0; i < offset && i < s.size(); ++i) {
-    if (s[i] == '\n') {
-      ++line;
-      column = 1;
-    } else if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      ++column;
-    }
-  }
-  return {line, column};
-}
-
 std::optional<std::string> read_file(const fs::path& file, std::size_t limit, bool& too_large) {
   too_large = false;
   std::ifstream in(file, std::ios::binary);
@@ -172,7 +158,7 @@ enum Col : std::size_t { kProvince, kWard, kWardName, kOldProvince, kOldDistrict
 // Extra columns are allowed; the ones in kColumns are required.
 Catalogue read_catalogue(const fs::path& file, std::string_view content) {
   if (auto bad = text::find_invalid_utf8(content)) {
-    const auto [line, column] = position_of(content, *bad);
+    const auto [line, column] = text::line_column(content, *bad);
     fail_at(file, line, column, "not valid UTF-8");
   }
   const std::vector<CsvRecord> records = parse_csv(content, file);
@@ -276,12 +262,17 @@ class Loader {
 
   YAML::Node parse(const std::string& content) const {
     if (auto bad = text::find_invalid_utf8(content)) {
-      const auto [line, column] = position_of(content, *bad);
+      const auto [line, column] = text::line_column(content, *bad);
       fail_at(file_, line, column, "not valid UTF-8");
     }
     try {
       return YAML::Load(content);
     } catch (const YAML::Exception& e) {
+      if (auto tab = text::find_indent_tab(content, static_cast<std::size_t>(e.mark.line) + 1)) {
+        const auto [line, column] = text::line_column(content, *tab);
+        fail_at(file_, line, column,
+                "a tab in the indentation: YAML indents with spaces only (the parser says: " + e.msg + ")");
+      }
       fail(e.mark, e.msg);
     }
   }

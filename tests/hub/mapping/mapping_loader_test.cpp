@@ -211,7 +211,8 @@ TEST_CASE("loader: transforms must exist, with the options they need", "[loader]
     check_load_error(with("[collapse_spaces, title]", "title"), "18:68", "transform must be a list of transforms");
   }
   SECTION("a table that does not exist") {
-    check_load_error(with("[{ table: payer }]", "[{ table: payers }]"), "19:82", "no table named 'payers' in tables");
+    check_load_error(with("[{ table: payer }]", "[{ table: payers }]"), "19:82",
+                     "no table named 'payers' in tables (expected one of: payer");
   }
   SECTION("a bad date pattern") {
     check_load_error(with("{ date: dd/MM/yyyy }", "{ date: dd/MM/yy }"), "20:74",
@@ -251,7 +252,7 @@ TEST_CASE("loader: a message type must map what its dossier needs", "[loader]") 
   }
   SECTION("a kind that does not exist") {
     check_load_error(with("kind: dossier_pickup", "kind: pickup"), "23:11",
-                     "kind must be result_delivery or dossier_pickup");
+                     "unknown kind 'pickup' (expected one of: result_delivery, dossier_pickup)");
   }
   SECTION("no type name") {
     check_load_error(with("  - type: pickup\n    kind", "  - kind"), "22:5", "a message type needs 'type'");
@@ -341,7 +342,9 @@ TEST_CASE("loader: callback errors", "[loader][callback]") {
                      "callback.url must be an https:// URL");
   }
   SECTION("an unknown status") {
-    check_load_error(with("[ordered, delivered, returned]", "[ordered, shipped]"), "30:23", "unknown status 'shipped'");
+    check_load_error(with("[ordered, delivered, returned]", "[ordered, shipped]"), "30:23",
+                     "unknown status 'shipped' (expected one of: accepted, ordered, picked_up, in_transit, "
+                     "out_for_delivery, delivery_failed, delivered, returned, cancelled, dead_lettered)");
   }
   SECTION("an unknown source") {
     check_load_error(with("kq:MaHoSo: dossier_code", "kq:MaHoSo: dossier_id"), "33:16",
@@ -368,7 +371,7 @@ TEST_CASE("loader: callback errors", "[loader][callback]") {
   }
   SECTION("a callback format that is not a kind") {
     check_load_error(with("  root: kq:CapNhat\n", "  root: kq:CapNhat\n  format: csv\n"), "32:11",
-                     "callback.format must be xml or json");
+                     "unknown callback.format 'csv' (expected one of: xml, json)");
   }
   SECTION("a json callback: pointers, and no root") {
     check_load_error(with("  root: kq:CapNhat\n", "  root: kq:CapNhat\n  format: json\n"), "31:9",
@@ -376,7 +379,7 @@ TEST_CASE("loader: callback errors", "[loader][callback]") {
   }
   SECTION("a SOAP version that is not one") {
     check_load_error(with("  root: kq:CapNhat\n", "  root: kq:CapNhat\n  soap: \"1.3\"\n"), "32:9",
-                     "callback.soap must be 1.1 or 1.2");
+                     "unknown callback.soap '1.3' (expected one of: 1.1, 1.2)");
   }
   SECTION("a SOAP envelope around a json callback") {
     check_load_error(with("  root: kq:CapNhat\n", "  format: json\n  soap: \"1.1\"\n"), "32:9",
@@ -405,7 +408,8 @@ TEST_CASE("loader: invalid YAML syntax is reported where it is", "[loader]") {
     check_load_error(with("  name: Sở Ví dụ\n", "  name: Sở Ví dụ\n name: x\n"), "4:2", "end of map not found");
   }
   SECTION("a tab") {
-    check_load_error(with("  kind: xml", "\tkind: xml"), "7:6", "illegal map value");
+    check_load_error(with("  kind: xml", "\tkind: xml"), "7:1",
+                     "a tab in the indentation: YAML indents with spaces only (the parser says: illegal map value)");
   }
   SECTION("not a map") {
     check_load_error("- a\n- b\n", "1:1", "a mapping file must be a YAML map");
@@ -467,4 +471,49 @@ TEST_CASE("loader: limits are checked where they are written", "[loader]") {
   check_load_error(kGood + "limits: { burst: 10 }\n", "36:9", "limits needs 'rate'");
   check_load_error(kGood + "limits: { rate: 10, per: minute }\n", "36:21",
                    "unknown key 'per' in limits (expected one of: rate, burst)");
+}
+
+TEST_CASE("loader: a const or default that cannot go into its field is refused at load", "[loader]") {
+  SECTION("a default that is not one of the field's values") {
+    check_load_error(with("default: recipient", "default: citizen"), "19:101",
+                     "field 'fees.postage_paid_by' default must be recipient or agency");
+  }
+  SECTION("a default of the wrong type") {
+    check_load_error(with("delivery_address.line: /kq:KetQua/kq:DiaChi",
+                          "fees.cod_amount: { path: /kq:KetQua/kq:Tien, default: free }\n"
+                          "      delivery_address.line: /kq:KetQua/kq:DiaChi"),
+                     "21:61", "field 'fees.cod_amount' default must be a whole number");
+    check_load_error(with("delivery_address.line: /kq:KetQua/kq:DiaChi",
+                          "dates.due_at: { path: /kq:KetQua/kq:Han, default: 15/08/2025 }\n"
+                          "      delivery_address.line: /kq:KetQua/kq:DiaChi"),
+                     "21:57", "field 'dates.due_at' default must be a time");
+  }
+  SECTION("a const after its transforms") {
+    check_load_error(with("      applicant.full_name: /kq:ThuGom/kq:HoTen\n",
+                          "      applicant.full_name: /kq:ThuGom/kq:HoTen\n"
+                          "      fees.postage_paid_by: { const: \"3\", transform: [{ table: payer }] }\n"),
+                     "27:38", "field 'fees.postage_paid_by' const: ");
+  }
+  SECTION("values that fit load") {
+    CHECK(load_error(with("default: recipient", "default: agency")) == "(loaded)");
+    CHECK(load_error(with("delivery_address.line: /kq:KetQua/kq:DiaChi",
+                          "fees.cod_amount: { path: /kq:KetQua/kq:Tien, default: 0 }\n"
+                          "      delivery_address.line: /kq:KetQua/kq:DiaChi")) == "(loaded)");
+    CHECK(load_error(with("      applicant.full_name: /kq:ThuGom/kq:HoTen\n",
+                          "      applicant.full_name: /kq:ThuGom/kq:HoTen\n"
+                          "      fees.postage_paid_by: { const: \"2\", transform: [{ table: payer }] }\n")) ==
+          "(loaded)");
+  }
+}
+
+TEST_CASE("loader: organ ids have the QCVN 102 shape", "[loader]") {
+  check_load_error(with("\"000.00.12.H29\"", "\"12.H29\""), "4:13",
+                   "organ id '12.H29' is not a QCVN 102 organ id: ddd.dd.dd.Xdd, such as 000.00.12.H29");
+  check_load_error(with("\"000.00.12.H29\"", "\"000.00.12.h29\""), "4:13", "is not a QCVN 102 organ id");
+  CHECK(load_error(with("\"000.00.12.H29\"", "\"000.00.04.G14\"")) == "(loaded)");
+}
+
+TEST_CASE("loader: a tab in the indentation is called a tab, where it is", "[loader]") {
+  check_load_error(with("      dossier_code: /kq:ThuGom/kq:MaHoSo", "  \t    dossier_code: /kq:ThuGom/kq:MaHoSo"),
+                   "25:3", "a tab in the indentation");
 }

@@ -443,6 +443,10 @@ TEST_CASE("router loader: errors name file:line:column", "[router][loader]") {
                                                              std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
                                           ":[0-9]+:[0-9]+: ")));
   }
+  SECTION("a tab in the indentation is called a tab") {
+    check_error(dir, replaced(kGoodRoutes, "  \"26737\":", "\t\"26737\":"), kGoodUnits, "routes.yaml", "8:1",
+                "a tab in the indentation: YAML indents with spaces only");
+  }
   SECTION("a missing unit catalogue names the units line") {
     check_error(dir, replaced(kGoodRoutes, "units.csv", "nowhere.csv"), kGoodUnits, "routes.yaml", "2:8",
                 "cannot read the unit catalogue");
