@@ -3,6 +3,7 @@
 #include "adapters/registry.hpp"
 #include "hub/cli/command.hpp"
 #include "hub/cli/files.hpp"
+#include "hub/cli/status_report_file.hpp"
 #include "hub/edge/client_identity.hpp"
 #include "hub/mapping/mapping.hpp"
 
@@ -155,6 +156,58 @@ void check_sample(const mapping::Mapping& m, const fs::path& message, bool valid
   for (const auto& d : differences) t.lines.push_back("    " + d);
 }
 
+// Where an expected text and the rendered one differ, line by line: the lines outside a longest
+// common subsequence, each with its number in its own file, at most 20.
+std::vector<std::string> line_diff(std::string_view want, std::string_view got) {
+  auto lines = [](std::string_view s) {
+    std::vector<std::string_view> out;
+    while (!s.empty()) {
+      const auto nl = s.find('\n');
+      out.push_back(s.substr(0, nl));
+      s = nl == std::string_view::npos ? std::string_view{} : s.substr(nl + 1);
+    }
+    return out;
+  };
+  const auto a = lines(want), b = lines(got);
+  std::vector<std::string> out;
+  if (a.size() > 2000 || b.size() > 2000) return {"(too long to compare line by line)"};
+  // lcs[i][j]: the longest common subsequence of a[i..] and b[j..].
+  std::vector<std::vector<std::uint16_t>> lcs(a.size() + 1, std::vector<std::uint16_t>(b.size() + 1, 0));
+  for (std::size_t i = a.size(); i-- > 0;)
+    for (std::size_t j = b.size(); j-- > 0;)
+      lcs[i][j] =
+          a[i] == b[j] ? static_cast<std::uint16_t>(lcs[i + 1][j + 1] + 1) : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+  std::size_t i = 0, j = 0;
+  while ((i < a.size() || j < b.size()) && out.size() < 20) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      ++i, ++j;
+    } else if (i < a.size() && (j == b.size() || lcs[i + 1][j] >= lcs[i][j + 1])) {
+      out.push_back("expected line " + std::to_string(i + 1) + ": " + std::string(a[i]));
+      ++i;
+    } else {
+      out.push_back("rendered line " + std::to_string(j + 1) + ": " + std::string(b[j]));
+      ++j;
+    }
+  }
+  if (out.empty()) out.push_back("(the same lines; the files differ in line endings or a final newline)");
+  return out;
+}
+
+// JSON bodies are compared as JSON first (a one-line body has no lines to tell apart), then as text.
+std::vector<std::string> body_diff(const std::string& want, const std::string& got, bool json_body) {
+  if (json_body) {
+    boost::system::error_code ew, eg;
+    const json::value w = json::parse(want, ew), g = json::parse(got, eg);
+    if (!ew && !eg) {
+      std::vector<std::string> out;
+      diff(w, g, "", out);
+      if (!out.empty()) return out;
+      return {"the same JSON, written differently: got " + got};
+    }
+  }
+  return line_diff(want, got);
+}
+
 // Status callbacks: samples/<agency>/callbacks/<name>.report.json is a status report (what the
 // hub knows when a dossier changes status); <name>.expected.xml or .json is the exact body the
 // agency must receive. A report of a status the agency did not subscribe to has no expected file.
@@ -165,31 +218,14 @@ void check_callbacks(const mapping::Mapping& m, const fs::path& dir, bool write_
     if (ends_with(e.path().filename().string(), ".report.json")) reports.push_back(e.path());
   std::sort(reports.begin(), reports.end());
   for (const auto& file : reports) {
-    std::string error;
-    auto text = read_file(file, 1 << 20, error);
-    boost::system::error_code ec;
-    const json::value v = text ? json::parse(*text, ec) : json::value();
-    if (!text || ec || !v.is_object()) {
+    std::vector<std::string> errors;
+    const auto report = read_status_report(file, errors);
+    if (!report) {
       ++t.failed;
-      t.lines.push_back(file.string() + ": not a JSON object" + (ec ? ": " + ec.message() : ""));
+      t.lines.insert(t.lines.end(), errors.begin(), errors.end());
       continue;
     }
-    mapping::StatusReport r;
-    const auto& o = v.get_object();
-    auto str = [&](const char* k) -> std::optional<std::string> {
-      if (const auto* x = o.if_contains(k); x && x->is_string()) return std::string(x->get_string());
-      return std::nullopt;
-    };
-    r.status = str("status").value_or("");
-    r.dossier_code = str("dossier_code");
-    r.hub_id = str("hub_id");
-    r.message_id = str("message_id");
-    r.organ_id = str("organ_id");
-    r.item_code = str("item_code");
-    r.event_id = str("event_id");
-    r.reason = str("reason");
-    r.post_office = str("post_office");
-    if (auto et = str("event_time")) r.event_time = Timestamp::parse_rfc3339(*et);
+    const mapping::StatusReport& r = *report;
     const std::string stem = file.filename().string().substr(0, file.filename().string().size() - 12);
     const std::string ext = m.source_format() == SourceFormat::xml ? ".xml" : ".json";
     const fs::path expected = dir / (stem + ".expected" + ext);
@@ -220,14 +256,21 @@ void check_callbacks(const mapping::Mapping& m, const fs::path& dir, bool write_
       }
       continue;
     }
+    std::string error;
     auto want = read_file(expected, 1 << 20, error);
-    if (want && *want == body->body) {
+    if (!want) {
+      ++t.failed;
+      t.lines.push_back(expected.string() + ": " + error);
+      continue;
+    }
+    if (*want == body->body) {
       ++t.passed;
       continue;
     }
     ++t.failed;
     t.lines.push_back(file.string() + ": the callback body differs from " + expected.filename().string() + ":");
-    t.lines.push_back("    got: " + body->body);
+    for (const auto& d : body_diff(*want, body->body, m.source_format() == SourceFormat::json))
+      t.lines.push_back("    " + d);
   }
 }
 

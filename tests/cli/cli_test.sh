@@ -82,5 +82,36 @@ rm "$tmp/m/hcm-other.yaml"
 expect "check reports a file that is not a sample" 1 -- "$hub" check "$tmp/m" --samples "$tmp/samples"
 contains "it says what a sample is" out "not a sample: samples are <name>.xml or <name>.json"
 
+# check reads callback reports strictly: a misspelt status, a wrong type or an unknown key fails
+# with file:line:column and the field, and --write-missing writes nothing for such a report.
+mkdir -p "$tmp/cb/m" "$tmp/cb/s/hcm-binh-thanh"
+cp mappings/hcm-binh-thanh.* "$tmp/cb/m/"
+cp -r samples/hcm-binh-thanh/valid samples/hcm-binh-thanh/invalid samples/hcm-binh-thanh/callbacks "$tmp/cb/s/hcm-binh-thanh/"
+cbs=$tmp/cb/s/hcm-binh-thanh/callbacks
+sed 's/"status": "ordered"/"status": "orderd"/; s/"item_code": "EB123456789VN"/"item_code": 12, "colour": "red"/' \
+  "$cbs/01-ordered.report.json" >"$cbs/09-typos.report.json"
+expect "check refuses a report with typos" 1 -- "$hub" check "$tmp/cb/m" --samples "$tmp/cb/s" --write-missing
+contains "a misspelt status names its place and the statuses" out "09-typos.report.json:6:13: status 'orderd' is not a hub status (expected one of: accepted, ordered,"
+contains "a wrong type names the field" out "09-typos.report.json:9:16: item_code must be a string, not a number"
+contains "an unknown key is named" out "09-typos.report.json:9:20: unknown key 'colour'"
+if [[ -e "$cbs/09-typos.expected.xml" ]]; then echo "FAIL --write-missing wrote the body of a bad report"; failures=$((failures + 1)); fi
+rm "$cbs/09-typos.report.json"
+echo '{"status": "delivered", "hub_id": "01JHMZ4V7Q8K2R5T9W3X6Y0ABC"}' >"$cbs/09-thin.report.json"
+expect "check refuses a report without what the hub always knows" 1 -- "$hub" check "$tmp/cb/m" --samples "$tmp/cb/s"
+contains "it lists what is missing" out "missing dossier_code, message_id, organ_id, event_id, event_time"
+rm "$cbs/09-thin.report.json"
+
+# A callback body that differs is shown as a diff: lines for XML, JSON Pointers for JSON.
+sed -i 's|<MaBuuCuc>700000</MaBuuCuc>|<MaBuuCuc>700001</MaBuuCuc>|' "$cbs/01-ordered.expected.xml"
+expect "check fails on a wrong callback body" 1 -- "$hub" check "$tmp/cb/m" --samples "$tmp/cb/s"
+contains "the XML diff shows the expected line" out "expected line 8:   <MaBuuCuc>700001</MaBuuCuc>"
+contains "the XML diff shows the rendered line" out "rendered line 8:   <MaBuuCuc>700000</MaBuuCuc>"
+mkdir -p "$tmp/cj/m" "$tmp/cj/s/hcm-immigration"
+cp mappings/hcm-immigration.* "$tmp/cj/m/"
+cp -r samples/hcm-immigration/valid samples/hcm-immigration/invalid samples/hcm-immigration/callbacks "$tmp/cj/s/hcm-immigration/"
+sed -i 's/"trangThai":"DA_TIEP_NHAN"/"trangThai":"DA_NHAN"/' "$tmp/cj/s/hcm-immigration/callbacks/01-ordered.expected.json"
+expect "check fails on a wrong JSON callback body" 1 -- "$hub" check "$tmp/cj/m" --samples "$tmp/cj/s"
+contains "the JSON diff names the pointer" out '/trangThai: expected "DA_NHAN", got "DA_TIEP_NHAN"'
+
 echo "cli_test: $failures failure(s)"
 exit $((failures > 0))
