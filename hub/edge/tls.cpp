@@ -33,6 +33,11 @@ ssl::context make_server_context(const config::Tls& tls) {
   // verification result (SSL_get_verify_result) to answer 401 or 403.
   ctx.set_verify_mode(ssl::verify_peer);
   ctx.set_verify_callback([](bool, ssl::verify_context&) { return true; });
+  // Clients resume their TLS sessions (curl, Java and .NET all do); OpenSSL refuses a resumption
+  // with an internal-error alert unless a server that verifies peers names its session context.
+  // A resumed session keeps the peer certificate and its verification result.
+  static constexpr unsigned char kSessionContext[] = "dossier-hub";
+  SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext, sizeof kSessionContext - 1);
   // Only this CA's subjects are offered as acceptable to clients.
   if (!tls.client_ca.empty())
     SSL_CTX_set_client_CA_list(ctx.native_handle(), SSL_load_client_CA_file(tls.client_ca.c_str()));

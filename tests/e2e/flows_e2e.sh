@@ -104,6 +104,13 @@ check "a certificate from an untrusted CA, even with an agency's name: 403" test
 as_postal=$(post postal "$sample")
 check "the postal core cannot post agency messages: 403" test "$(code_of "$as_postal")" = 403
 check "a wrong media type: 415" test "$(code_of "$(post hcm-justice "$sample")")" = 415
+# A client that resumes its TLS session on a new connection (as curl, Java and .NET do) is served,
+# as the same agency: the second request below goes over a resumed TLS 1.3 session.
+lookup="https://127.0.0.1:$HUB_PORT/v1/dossiers?dossier_code=000.00.12.H29-250115-0001"
+resumed=$(curl -sv --tlsv1.3 --cacert "$CERTS/ca.crt" --cert "$CERTS/hcm-justice.crt" --key "$CERTS/hcm-justice.key" \
+  -H 'Connection: close' -o /dev/null -o /dev/null -w '%{http_code}\n' "$lookup" "$lookup" 2>"$E2E_DIR/resume.log")
+check "a resumed TLS session is served (answers: $(xargs <<<"$resumed"))" test "$(xargs <<<"$resumed")" = "200 200"
+check "and it was a resumption" grep -q "SSL re-using session ID" "$E2E_DIR/resume.log"
 
 # ---- isolation: agency A cannot read agency B's dossier (it looks like a missing one)
 other=$(get hcm-justice "/v1/dossiers/$(body_of "$first" | jq -r '.dossiers[0].hub_id')")
