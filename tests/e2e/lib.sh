@@ -1,6 +1,7 @@
 # Shared by the end-to-end tests: start the real hub and the postal core simulator on free
 # loopback ports in a temporary folder, talk to them over mTLS with curl, stop them.
-# Every test sources this, calls e2e_start, and ends with e2e_finish.
+# Every test sources this, calls e2e_start, and ends with e2e_finish. A test that edits mappings
+# copies them (copy_mappings) before e2e_start.
 set -uo pipefail
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HUB_BIN=${HUB_BIN:?set HUB_BIN to the dossier-hub binary}
@@ -30,7 +31,7 @@ write_configs() {
   SIM_PORT=${SIM_PORT:-$(free_port)}
   sed -e "s|port: 8443|port: $HUB_PORT|; s|port: 8444|port: $ADMIN_PORT|" \
       -e "s|https://127.0.0.1:9443|https://127.0.0.1:$SIM_PORT|" \
-      -e "s|\.\./certs/dev|$CERTS|g; s|\.\./mappings|$E2E_ROOT/mappings|g" \
+      -e "s|\.\./certs/dev|$CERTS|g; s|\.\./mappings|${E2E_MAPPINGS:-$E2E_ROOT/mappings}|g" \
       -e "s|file: \.\./build/demo/dossier-hub.db|file: $E2E_DIR/hub.db|" \
       -e "s|agency_rate: 500|agency_rate: ${E2E_AGENCY_RATE:-5000}|; s|agency_burst: 1000|agency_burst: ${E2E_AGENCY_BURST:-10000}|" \
       -e "${E2E_HUB_SED:-s|^$||}" \
@@ -113,6 +114,46 @@ get() {
   curl -s --cacert "$CERTS/ca.crt" --cert "$CERTS/$1.crt" --key "$CERTS/$1.key" -w '\n%{http_code}' \
     "https://127.0.0.1:$HUB_PORT$2"
 }
+# copy_mappings: the hub reads a copy of mappings/ in the test's folder (E2E_MAPPINGS), for tests
+# that change a mapping while it runs.
+copy_mappings() {
+  E2E_MAPPINGS=$E2E_DIR/mappings
+  cp -r "$E2E_ROOT/mappings" "$E2E_MAPPINGS"
+}
+
+# make_messages N DIR [FIRST]: N distinct hcm-immigration messages in DIR (m00000.json, ...), each
+# with its own dossier code and message id, numbered from FIRST (1).
+make_messages() {
+  local n=$1 dir=$2 first=${3:-1}
+  mkdir -p "$dir"
+  jq -c --argjson first "$first" --argjson n "$n" '. as $t | range($first; $first + $n) as $i
+      | ($i | tostring) as $s
+      | $t | .hoSo.maHoSo = "000.00.15.H29-251130-" + ("0000" + $s)[-4:]
+      | .maThongDiep = "7c1e2a4b-3f5d-4e8a-9b61-" + ("000000000000" + $s)[-12:]' \
+    "$E2E_ROOT/samples/hcm-immigration/valid/01-ho-chieu-dia-chi-cu.json" |
+    split -l 1 -d -a 5 --additional-suffix=.json - "$dir/m"
+}
+
+# post_many AGENCY DIR [PARALLEL]: posts every file in DIR over kept-alive connections (curl
+# --parallel, PARALLEL at a time, 4 unless said); prints one HTTP status per message (000 for no
+# answer).
+post_many() {
+  local agency=$1 dir=$2 parallel=${3:-4} f type
+  local config=$E2E_DIR/post-many.$BASHPID.curl
+  : >"$config"
+  for f in "$dir"/*; do
+    type=application/json
+    [[ $f == *.xml ]] && type=application/xml
+    [[ -s $config ]] && echo next >>"$config"
+    printf 'url = "https://127.0.0.1:%s/v1/messages"\ncacert = "%s"\ncert = "%s"\nkey = "%s"\nheader = "Content-Type: %s"\ndata-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nmax-time = 20\n' \
+      "$HUB_PORT" "$CERTS/ca.crt" "$CERTS/$agency.crt" "$CERTS/$agency.key" "$type" "$f" >>"$config"
+  done
+  # curl's parallel progress meter ignores --silent: its standard error goes to a log.
+  curl --silent --show-error --parallel --parallel-max "$parallel" -K "$config" 2>>"$E2E_DIR/post-many.log"
+  rm -f "$config"
+}
+# holds FILTER: whether jq's FILTER is true of standard input, printing nothing (for check).
+holds() { jq -e "$1" >/dev/null; }
 code_of() { tail -n1 <<<"$1"; }
 body_of() { sed '$d' <<<"$1"; }
 admin() { curl -s -w '\n%{http_code}' "$@"; }
