@@ -87,15 +87,7 @@ HubConfig HubConfig::load(const fs::path& file) {
   HubConfig c;
   c.file = file;
   Reader r(file);
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file.string());
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(file.string() + ": cannot read the file");
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                      ": " + e.msg);
-  }
+  const YAML::Node root = r.load();
   r.keys(root, "the configuration",
          {"hub", "listen", "tls", "client_tls", "limits", "workers", "store", "mappings", "routes", "postal",
           "dispatcher", "queue", "callbacks", "log"});

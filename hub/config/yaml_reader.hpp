@@ -3,13 +3,16 @@
 // it throws ConfigError.
 #pragma once
 
+#include "hub/common/yaml_error.hpp"
 #include "hub/config/hub_config.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <string>
@@ -27,6 +30,20 @@ class YamlReader {
     if (n && !n.Mark().is_null()) os << ':' << n.Mark().line + 1 << ':' << n.Mark().column + 1;
     os << ": " << msg;
     throw ConfigError(os.str());
+  }
+
+  // The file's document. Errors name file:line:column (a tab in the indentation as such).
+  [[nodiscard]] YAML::Node load() const {
+    std::ifstream in(file_, std::ios::binary);
+    if (!in) throw ConfigError(file_.string() + ": cannot read the file");
+    const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    try {
+      return YAML::Load(content);
+    } catch (const YAML::Exception& e) {
+      const auto why = explain_yaml_error(content, e);
+      throw ConfigError(file_.string() + ":" + std::to_string(why.line) + ":" + std::to_string(why.column) + ": " +
+                        why.message);
+    }
   }
 
   // A map whose keys are all in `allowed`, each once.

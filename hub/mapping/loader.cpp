@@ -2,6 +2,7 @@
 // only MappingError with file:line:column. Unknown and duplicate keys are errors everywhere.
 #include "hub/common/distinguished_name.hpp"
 #include "hub/common/text.hpp"
+#include "hub/common/yaml_error.hpp"
 #include "hub/dossier/status.hpp"
 #include "hub/mapping/model.hpp"
 
@@ -153,14 +154,11 @@ std::unique_ptr<Mapping::Impl> Loader::compile(const std::string& content) {
   try {
     root = YAML::Load(content);
   } catch (const YAML::Exception& e) {
-    if (auto tab = text::find_indent_tab(content, static_cast<std::size_t>(e.mark.line) + 1)) {
-      const auto [line, column] = text::line_column(content, *tab);
-      YAML::Mark m = e.mark;
-      m.line = static_cast<int>(line) - 1;
-      m.column = static_cast<int>(column) - 1;
-      fail(m, "a tab in the indentation: YAML indents with spaces only (the parser says: " + e.msg + ")");
-    }
-    fail(e.mark, e.msg);
+    const auto why = explain_yaml_error(content, e);
+    YAML::Mark m;
+    m.line = static_cast<int>(why.line) - 1;
+    m.column = static_cast<int>(why.column) - 1;
+    fail(m, why.message);
   }
   if (!root.IsMap()) fail(root, "a mapping file must be a YAML map");
   check_map(root, "the mapping",

@@ -127,15 +127,7 @@ SimConfig SimConfig::load(const fs::path& file) {
   SimConfig c;
   c.file = file;
   Reader r(file);
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file.string());
-  } catch (const YAML::BadFile&) {
-    throw config::ConfigError(file.string() + ": cannot read the file");
-  } catch (const YAML::Exception& e) {
-    throw config::ConfigError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
-                              std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = r.load();
   r.keys(root, "the configuration",
          {"postal_sim", "listen", "tls", "client_tls", "hub", "journal", "events", "faults", "amqp", "seed", "log"});
   if (!root["postal_sim"] || r.text(root["postal_sim"], "postal_sim") != kLanguage)

@@ -5,6 +5,7 @@
 #include "hub/router/route_table.hpp"
 
 #include "hub/common/text.hpp"
+#include "hub/common/yaml_error.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -268,12 +269,8 @@ class Loader {
     try {
       return YAML::Load(content);
     } catch (const YAML::Exception& e) {
-      if (auto tab = text::find_indent_tab(content, static_cast<std::size_t>(e.mark.line) + 1)) {
-        const auto [line, column] = text::line_column(content, *tab);
-        fail_at(file_, line, column,
-                "a tab in the indentation: YAML indents with spaces only (the parser says: " + e.msg + ")");
-      }
-      fail(e.mark, e.msg);
+      const auto why = explain_yaml_error(content, e);
+      fail_at(file_, why.line, why.column, why.message);
     }
   }
 

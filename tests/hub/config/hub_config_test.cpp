@@ -254,3 +254,10 @@ TEST_CASE("a postal endpoint: mistakes are errors that name the key and say why"
   const std::string error = load_error(f.write_endpoint(R"({ url: "amqp://hub:secret@h:99999/" })"));
   CHECK(error.find("secret") == std::string::npos);
 }
+
+TEST_CASE("a tab in the indentation is named at its place, and a missing file says so") {
+  Folder f;
+  const std::string error = load_error(f.write("store:\n\tkind: sqlite\n"));
+  CHECK_THAT(error, Catch::Contains("hub.yaml:9:1: a tab in the indentation: YAML indents with spaces only"));
+  CHECK_THAT(load_error(f.dir / "nowhere.yaml"), Catch::EndsWith("nowhere.yaml: cannot read the file"));
+}
