@@ -30,7 +30,7 @@ struct Classification {
   std::chrono::milliseconds min_delay{0};  // Retry-After on 429/503: do not retry sooner
 };
 
-// Postal intake (design.md, "Postal intake contract"): 201/200 with an item_code delivered; 409
+// Postal intake (docs/architecture.md, "Postal intake contract"): 201/200 with an item_code delivered; 409
 // with the existing item_code delivered (duplicate); 408, 429, 5xx and network errors retry;
 // other 4xx reject; a 2xx or 409 without a valid item_code rejects (retrying would not give one).
 // The rules on the answer itself, however it came (an HTTP answer, a reply on a queue): its

@@ -1,4 +1,4 @@
-// The canonical dossier statuses and the one rule that moves them (design.md): a status never
+// The canonical dossier statuses and the one rule that moves them (docs/architecture.md): a status never
 // moves backwards; delivery_failed and out_for_delivery may alternate (a new attempt); delivered,
 // returned and cancelled are final; dead_lettered is the hub giving up, left only by an operator's
 // redrive. Every event is kept in the history whether or not it moves the status.

@@ -1,8 +1,9 @@
-// The postal core simulator's orders: what an intake order must hold (design.md, "Postal intake
-// contract"), waybill numbers in the UPU S10 format, the status events each order will report, and
-// the order book: in memory and in an append-only JSON-lines journal (fsync'd before an order is
-// answered), so that a restarted simulator still knows every order, its item code and which of its
-// events the hub has acknowledged.
+// The postal core simulator's orders: what an intake order must hold (docs/postal-sim.md,
+// "POST /v1/orders"; the hub's side: docs/architecture.md, "Postal intake contract"), waybill
+// numbers in the UPU S10 format, the status events each order will report, and the order book: in
+// memory and in an append-only JSON-lines journal (fsync'd before an order is answered), so that a
+// restarted simulator still knows every order, its item code and which of its events the hub has
+// acknowledged.
 #pragma once
 
 #include "hub/common/result.hpp"

@@ -1,5 +1,5 @@
 // The postal core simulator: what the hub's postal connector talks to in development and tests.
-// An HTTPS listener (mTLS) implementing the postal intake contract (design.md): POST /v1/orders
+// An HTTPS listener (mTLS) implementing the postal intake contract (docs/architecture.md): POST /v1/orders
 // places an order idempotently (the same Idempotency-Key never makes a second waybill, also after
 // a restart: orders are journalled before they are answered) and answers 201 with an S10 item
 // code; then the simulator pushes the order's status events to the hub (POST {hub}/v1/postal/events

@@ -39,8 +39,8 @@ struct RouteDecision {
 
 class RouteTable {
  public:
-  // Loads routes.yaml and the unit catalogue it names (the 2025 merger data, copied from
-  // shared/data into mappings/units/). Throws RouteError.
+  // Loads routes.yaml and the unit catalogue it names (the 2025 merger data in mappings/units/,
+  // sources in its SOURCES.md). Throws RouteError.
   static RouteTable load(const std::filesystem::path& routes_yaml);
 
   // Normalises the address (adds current_ward_code/current_ward_name for a whole merger; never

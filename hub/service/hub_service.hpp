@@ -1,4 +1,4 @@
-// The hub's request handling (design.md, "HTTP interface"): what each endpoint does, apart from
+// The hub's request handling (docs/openapi.yaml): what each endpoint does, apart from
 // sockets. Agencies post messages and read their dossiers; the postal core posts status events;
 // everyone can ask /healthz, /readyz and /metrics. A message is answered 202 only after the store
 // has committed it durably with its dossiers and intake orders.

@@ -1,5 +1,5 @@
-// The intake order the hub places with the postal core for one dossier (design.md, "Postal
-// intake contract"): POST {postal}/v1/orders with Idempotency-Key: <order_id>. Pure.
+// The intake order the hub places with the postal core for one dossier (docs/architecture.md,
+// "Postal intake contract"): POST {postal}/v1/orders with Idempotency-Key: <order_id>. Pure.
 #pragma once
 
 #include "hub/dossier/dossier.hpp"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A RabbitMQ broker of the tests' own (design.md, "Starting the servers"), for the amqp-labelled
+# A RabbitMQ broker of the tests' own (docs/development.md, "Test tiers"), for the amqp-labelled
 # tests and the shared-mode failure tests: `rabbitmq.sh start|stop|restart|status|ctl ARGS...`
 # (ctl: rabbitmqctl against this broker, e.g. `rabbitmq.sh ctl list_queues name type`).
 #
